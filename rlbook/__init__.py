@@ -1,0 +1,43 @@
+"""rlbook: the runnable companion to a book chapter on reinforcement learning with TensorFlow.
+
+Modules follow the chapter: ``tabular`` and ``qnetwork`` learn FrozenLake, ``planning`` computes
+the optimum they are measured against; ``atari``, ``replay``, ``dqn``, ``train``, ``evaluate``
+and ``record`` make the DQN agent for Atari games; ``charts`` draws and saves the figures.
+Submodules load on first use, so ``import rlbook`` stays fast and TensorFlow loads only when a
+module that needs it is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "atari",
+    "catch",
+    "charts",
+    "cli",
+    "dqn",
+    "envs",
+    "episodes",
+    "evaluate",
+    "planning",
+    "pretrained",
+    "qnetwork",
+    "quick",
+    "record",
+    "replay",
+    "tabular",
+    "train",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"rlbook.{name}")
+    raise AttributeError(f"module 'rlbook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SUBMODULES])

@@ -1,0 +1,16 @@
+"""The one switch that shrinks the chapter for tests: ``RLBOOK_QUICK=1``.
+
+Notebooks never read the environment themselves; they ask this module, so quick mode means
+the same thing everywhere (as BoTorch's tutorials read ``SMOKE_TEST`` in one place).
+"""
+
+from __future__ import annotations
+
+import os
+
+QUICK: bool = os.environ.get("RLBOOK_QUICK", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def pick(full, quick):
+    """Return ``quick`` in quick mode, else ``full`` (the book's setting)."""
+    return quick if QUICK else full
