@@ -144,3 +144,26 @@ def plot_success(rates: Mapping[str, Sequence[float]], optimum: float, title=Non
     )
     ax.grid(axis="x", visible=False)
     return ax
+
+
+def plot_training(log: Mapping[str, np.ndarray], title: str = "DQN training", window: int = 20):
+    """Game score, average max-Q and loss of a DQN run against agent steps (from its log.csv)."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    steps = log["step"]
+    panels = [("score", "game score"), ("avg_max_q", "average max Q"), ("loss", "loss (Huber)")]
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        values = log[key]
+        seen = ~np.isnan(values)
+        ax.plot(steps[seen], values[seen], lw=0.5, alpha=0.35, color="C0")
+        if seen.sum() >= window:
+            ax.plot(
+                steps[seen],
+                moving_average(values[seen], window),
+                color="C0",
+                label=f"{window}-game mean",
+            )
+            ax.legend(frameon=False, fontsize=8)
+        ax.set(xlabel="agent steps (4 frames each)", ylabel=label)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,5 @@
+import sys
+
+from rlbook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""The command line: ``python -m rlbook train | evaluate | play | games``.
+
+Every field of ``DQNConfig`` is a flag of ``train`` (``--buffer-size 100000``, ``--double``),
+with the comment beside the field in ``dqn.py`` as its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from rlbook.dqn import DQNConfig
+
+
+def _field_help() -> dict[str, str]:
+    source = inspect.getsource(DQNConfig)
+    return dict(re.findall(r"^\s+(\w+): [^=]+=[^#\n]+#\s*(.+)$", source, re.MULTILINE))
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    helps = _field_help()
+    group = parser.add_argument_group("DQN settings (defaults: the DQN paper and the book)")
+    for field in dataclasses.fields(DQNConfig):
+        flag = "--" + field.name.replace("_", "-")
+        text = f"{helps.get(field.name, '')} [default: {field.default}]"
+        if field.type in ("bool", bool):
+            group.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text
+            )
+        else:
+            kind = {"int": int, "float": float, "str": str}[str(field.type)]
+            group.add_argument(
+                flag, type=kind, default=argparse.SUPPRESS, help=text, metavar=kind.__name__.upper()
+            )
+
+
+def _agent_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", type=Path, help="a run folder made by `train`")
+    parser.add_argument(
+        "--pretrained",
+        metavar="GAME",
+        help="use the agent shipped with rlbook for GAME instead of a run",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rlbook", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a DQN agent (resumable)")
+    train.add_argument("--run", type=Path, required=True, help="folder for logs and checkpoints")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(train)
+
+    evaluate = commands.add_parser("evaluate", help="score an agent under the DQN paper's protocol")
+    _agent_source(evaluate)
+    evaluate.add_argument("--episodes", type=int, default=30, help="games to play [30]")
+    evaluate.add_argument("--epsilon", type=float, default=0.05, help="random actions [0.05]")
+    evaluate.add_argument("--seed", type=int, default=1, help="seed of the games [1]")
+    evaluate.add_argument("--random", action="store_true", help="score a random agent instead")
+
+    play = commands.add_parser("play", help="record an agent playing one game")
+    _agent_source(play)
+    play.add_argument("--out", type=Path, required=True, help="animation: .gif or .mp4")
+    play.add_argument("--filmstrip", type=Path, help="also save a strip of frames as PNG")
+    play.add_argument("--epsilon", type=float, default=0.05, help="random actions [0.05]")
+    play.add_argument("--seed", type=int, default=1, help="seed of the game [1]")
+    play.add_argument("--max-steps", type=int, default=27_000, help="cut the game after this")
+
+    commands.add_parser("games", help="list the Atari games ale-py knows")
+    return parser
+
+
+def _load(args):
+    from rlbook import pretrained
+    from rlbook.train import restore_agent
+
+    if args.pretrained:
+        return pretrained.load(args.pretrained)
+    if args.run is None:
+        raise SystemExit("error: give a run folder or --pretrained GAME")
+    return restore_agent(args.run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "games":
+        from ale_py import roms
+
+        print("\n".join(roms.get_all_rom_ids()))
+        return 0
+
+    from rlbook.train import RunError, load_config
+
+    try:
+        if args.command == "train":
+            from rlbook.train import train
+
+            fields = {f.name for f in dataclasses.fields(DQNConfig)}
+            given = {k: v for k, v in vars(args).items() if k in fields}
+            base = load_config(args.run) if args.resume else DQNConfig()
+            config = dataclasses.replace(base, **given)
+            train(config, args.run, resume=args.resume, progress=not args.quiet)
+        elif args.command == "evaluate":
+            from rlbook.evaluate import evaluate, summary
+
+            agent = None if args.random else _load(args)
+            game = (
+                agent.config.game
+                if agent
+                else load_config(args.run).game
+                if args.run
+                else (args.pretrained or "Breakout")
+            )
+            scores = evaluate(
+                agent, game, episodes=args.episodes, epsilon=args.epsilon, seed=args.seed
+            )
+            print(summary(scores, game))
+        elif args.command == "play":
+            from rlbook.record import play_and_record
+
+            agent = _load(args)
+            paths = play_and_record(
+                agent,
+                args.out,
+                filmstrip=args.filmstrip,
+                epsilon=args.epsilon,
+                seed=args.seed,
+                max_steps=args.max_steps,
+            )
+            print("\n".join(str(p) for p in paths))
+    except (RunError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

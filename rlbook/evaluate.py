@@ -1,0 +1,69 @@
+"""Scoring an agent as the DQN paper did, so that its numbers compare with published ones.
+
+The protocol (Mnih et al. 2015): epsilon-greedy with epsilon 0.05, up to 30 no-op actions at
+the start of each game, at most 18,000 agent steps (108,000 frames, 30 minutes of play) per game,
+the game's own score. No sticky actions, as in the paper, CleanRL and Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rlbook.envs import make_game
+
+
+def evaluate(
+    agent,
+    game: str = "Breakout",
+    episodes: int = 30,
+    epsilon: float = 0.05,
+    noop_max: int = 30,
+    seed: int = 1,
+    num_envs: int = 8,
+    progress: bool = True,
+) -> np.ndarray:
+    """Real game scores of ``episodes`` games; ``agent=None`` plays uniformly at random.
+
+    Games run ``num_envs`` at a time; each environment plays a fixed share of the games, so
+    long games are not crowded out by short ones.
+    """
+    if episodes <= 0:
+        raise ValueError(f"episodes must be positive, got {episodes}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
+    num_envs = min(num_envs, episodes)
+    env = make_game(game, num_envs, sticky_actions=False, noop_max=noop_max)
+    if agent is not None and tuple(agent.obs_shape) != tuple(env.obs_shape):
+        raise ValueError(f"the agent sees {agent.obs_shape}, but {game} gives {env.obs_shape}")
+    if agent is not None and agent.n_actions != env.n_actions:
+        raise ValueError(f"the agent has {agent.n_actions} actions, {game} has {env.n_actions}")
+    share = np.full(num_envs, episodes // num_envs) + (np.arange(num_envs) < episodes % num_envs)
+    rng = np.random.default_rng(seed)
+    observations = env.reset(seed=seed)
+    running, scores = np.zeros(num_envs), [[] for _ in range(num_envs)]
+    bar = tqdm(total=episodes, desc=f"evaluating on {game}", unit="game", disable=not progress)
+    while any(len(s) < k for s, k in zip(scores, share, strict=True)):
+        if agent is None:
+            actions = rng.integers(env.n_actions, size=num_envs)
+        else:
+            actions, _ = agent.act(observations, epsilon, rng)
+        out = env.step(actions)
+        running += out.rewards
+        for i in np.flatnonzero(out.game_over | out.truncated):
+            if len(scores[i]) < share[i]:
+                scores[i].append(running[i])
+                bar.update(1)
+            running[i] = 0.0
+        observations = out.observations
+    bar.close()
+    env.close()
+    return np.array([score for env_scores in scores for score in env_scores])
+
+
+def summary(scores: np.ndarray, game: str = "") -> str:
+    """``Breakout: 12.3 +/- 4.5 (mean +/- std over 30 games; min 3, max 21)``."""
+    return (
+        f"{game + ': ' if game else ''}{scores.mean():.1f} +/- {scores.std():.1f} "
+        f"(mean +/- std over {len(scores)} games; min {scores.min():g}, max {scores.max():g})"
+    )

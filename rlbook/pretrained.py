@@ -1,0 +1,87 @@
+"""Trained agents shipped inside rlbook, and the export that makes one from a training run.
+
+A shipped agent is a folder ``rlbook/agents/<rom>/`` holding the online network's weights in
+float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` and a
+``about.json`` with the command that trained it, the number of agent steps and rlbook's version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+AGENTS = Path(__file__).resolve().parent / "agents"
+
+
+def available() -> list[str]:
+    """Games with a shipped agent."""
+    return sorted(p.name for p in AGENTS.glob("*") if (p / "weights.npz").exists())
+
+
+def folder(game: str) -> Path:
+    """Where the shipped agent for ``game`` lives."""
+    from rlbook.atari import rom_id
+
+    path = AGENTS / rom_id(game)
+    if not (path / "weights.npz").exists():
+        raise ValueError(
+            f"rlbook ships no trained agent for {game!r}; available: {available() or 'none yet'}"
+        )
+    return path
+
+
+def load(game: str = "Breakout"):
+    """The shipped agent for ``game``, ready to ``act``."""
+    from rlbook.dqn import DQNAgent, DQNConfig
+    from rlbook.envs import make_game
+
+    path = folder(game)
+    config = DQNConfig.from_json(path / "config.json")
+    env = make_game(config.game, 1)
+    agent = DQNAgent(config, env.obs_shape, env.n_actions)
+    env.close()
+    with np.load(path / "weights.npz") as saved:
+        weights = [saved[f"w{i}"].astype(np.float32) for i in range(len(saved.files))]
+    expected = [w.shape for w in agent.online.get_weights()]
+    if [w.shape for w in weights] != expected:
+        raise ValueError(f"{path / 'weights.npz'} does not fit the {config.network} network")
+    agent.online.set_weights(weights)
+    agent.sync_target()
+    return agent
+
+
+def about(game: str = "Breakout") -> dict:
+    """How the shipped agent was trained: command, agent steps, rlbook version."""
+    return json.loads((folder(game) / "about.json").read_text())
+
+
+def export(run: str | Path, command: str, checkpoint_path: str | None = None) -> Path:
+    """Ship the latest (or given) weights of a run as the agent for its game."""
+    from rlbook import __version__
+    from rlbook.atari import rom_id
+    from rlbook.train import load_config, restore_agent
+
+    run = Path(run)
+    config = load_config(run)
+    agent = restore_agent(run, checkpoint_path)
+    target = AGENTS / rom_id(config.game)
+    target.mkdir(parents=True, exist_ok=True)
+    weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
+    np.savez_compressed(target / "weights.npz", **weights)
+    shutil.copy(run / "config.json", target / "config.json")
+    shutil.copy(run / "log.csv", target / "log.csv")
+    progress = json.loads((run / "progress.json").read_text())
+    info = {
+        "command": command,
+        "agent_steps": progress["step"],
+        "games": progress["episode"],
+        "checkpoint": str(checkpoint_path or "latest"),
+        "rlbook": __version__,
+        "python": sys.version.split()[0],
+    }
+    (target / "about.json").write_text(json.dumps(info, indent=2))
+    return target

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from rlbook.cli import build_parser, main
+
+
+def test_every_config_field_is_a_flag_with_help():
+    helps = {
+        a.dest: a.help
+        for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+    }
+    for name in ("buffer_size", "learning_starts", "double", "adam", "epsilon_decay_steps"):
+        assert name in helps and "default" in helps[name]
+    assert "paper: 0.00025" in helps["learning_rate"]
+
+
+def test_train_evaluate_and_play_from_the_command_line(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    flags = [
+        "--game",
+        "Catch",
+        "--network",
+        "small",
+        "--steps",
+        "400",
+        "--buffer-size",
+        "800",
+        "--learning-starts",
+        "100",
+        "--quiet",
+    ]
+    assert main(["train", "--run", run, *flags]) == 0
+    assert main(["train", "--run", run, *flags]) == 2  # exists: needs --resume
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--run", run, "--resume", "--steps", "600", "--quiet"]) == 0
+    assert main(["evaluate", run, "--episodes", "4"]) == 0
+    assert "mean +/- std over 4 games" in capsys.readouterr().out
+
+
+def test_play_records_a_gif_and_a_filmstrip(tmp_path):
+    from rlbook.dqn import DQNAgent, DQNConfig
+    from rlbook.record import play_and_record
+
+    agent = DQNAgent(DQNConfig(), (4, 84, 84), 4)
+    gif, strip = tmp_path / "game.gif", tmp_path / "strip.png"
+    play_and_record(agent, gif, filmstrip_path=strip, max_steps=60)
+    assert gif.read_bytes()[:6] == b"GIF89a" and strip.read_bytes()[:4] == b"\x89PNG"
+    import imageio.v3 as iio
+
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[1:3] == (420, 320) and len(frames) > 5
+    assert np.ptp(frames) > 0
+
+
+def test_bad_input_gets_a_clear_error(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["train", "--run", str(tmp_path / "x"), "--game", "Brekout", "--quiet"]) == 2
+    assert "did you mean 'breakout'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--run", str(tmp_path / "y"), "--steps", "many"])

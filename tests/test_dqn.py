@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+
+from rlbook._keras import tf
+from rlbook.dqn import DQNAgent, DQNConfig, bellman_target, build_network, huber_loss
+from rlbook.replay import Batch
+
+
+def test_bellman_target_stops_at_terminals():
+    rewards = tf.constant([1.0, 0.0, -1.0])
+    terminals = tf.constant([0.0, 1.0, 0.0])
+    next_q = tf.constant([[0.5, 2.0], [9.0, 9.0], [-1.0, -3.0]])
+    target = bellman_target(rewards, terminals, next_q, discount=0.9)
+    np.testing.assert_allclose(target.numpy(), [1.0 + 0.9 * 2.0, 0.0, -1.0 + 0.9 * -1.0])
+
+
+def test_double_dqn_target_evaluates_the_online_choice_with_the_target_net():
+    rewards, terminals = tf.constant([0.0, 0.0]), tf.constant([0.0, 1.0])
+    next_q_target = tf.constant([[1.0, 5.0, 3.0], [1.0, 2.0, 3.0]])
+    next_q_online = tf.constant([[0.0, 0.0, 7.0], [9.0, 0.0, 0.0]])
+    target = bellman_target(rewards, terminals, next_q_target, 0.5, next_q_online)
+    # Online picks action 2, whose target value is 3 (plain DQN would take max 5).
+    np.testing.assert_allclose(target.numpy(), [1.5, 0.0])
+
+
+def test_huber_loss_is_quadratic_inside_and_linear_outside():
+    errors = tf.constant([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+    expected = [2.5, 0.5, 0.125, 0.0, 0.125, 0.5, 1.5]
+    np.testing.assert_allclose(huber_loss(errors).numpy(), expected)
+
+
+def test_epsilon_is_one_during_warmup_then_decays_linearly():
+    cfg = DQNConfig(learning_starts=100, epsilon_decay_steps=1000, epsilon_end=0.1)
+    assert cfg.epsilon_at(0) == 1.0 and cfg.epsilon_at(99) == 1.0
+    assert cfg.epsilon_at(100) == pytest.approx(1.0)
+    assert cfg.epsilon_at(600) == pytest.approx(0.55)
+    assert cfg.epsilon_at(1100) == pytest.approx(0.1)
+    assert cfg.epsilon_at(10**9) == pytest.approx(0.1)
+
+
+def test_config_defaults_are_the_papers():
+    cfg = DQNConfig()
+    assert (cfg.batch_size, cfg.discount, cfg.learning_rate) == (32, 0.99, 0.00025)
+    assert (cfg.rmsprop_decay, cfg.rmsprop_epsilon, cfg.train_every) == (0.95, 0.01, 4)
+    assert (cfg.target_update, cfg.epsilon_decay_steps, cfg.epsilon_end) == (10_000, 10**6, 0.1)
+    assert (cfg.buffer_size, cfg.learning_starts, cfg.sticky_actions) == (400_000, 20_000, False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("steps", 0, "steps must be positive"),
+        ("network", "vgg", "unknown network 'vgg'"),
+        ("buffer_size", 1001, "multiple of num_envs"),
+        ("discount", 1.5, "discount"),
+    ],
+)
+def test_config_rejects_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        DQNConfig(**{field: value})
+
+
+def test_nature_network_takes_uint8_stacks_and_has_the_papers_layers():
+    model = build_network("nature", (4, 84, 84), 4)
+    q = model(np.zeros((2, 4, 84, 84), np.uint8))
+    assert q.shape == (2, 4) and q.dtype == tf.float32
+    convs = [layer for layer in model.layers if "conv" in layer.name]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [
+        (32, (8, 8), (4, 4)),
+        (64, (4, 4), (2, 2)),
+        (64, (3, 3), (1, 1)),
+    ]
+    assert model.count_params() == 1_686_180  # the paper's net with 4 actions
+
+
+def test_nature_network_refuses_frames_too_small_for_it():
+    with pytest.raises(ValueError, match="at least 36x36"):
+        build_network("nature", (4, 10, 10), 3)
+
+
+def _agent_with_known_q(bias, **config):
+    """A small agent whose Q-values are the output bias alone (all weights zero)."""
+    config = DQNConfig(game="Catch", network="small", buffer_size=1000, **config)
+    agent = DQNAgent(config, (4, 10, 10), 3)
+    for w in agent.online.weights:
+        w.assign(tf.zeros_like(w))
+    agent.online.layers[-1].bias.assign(bias)
+    agent.sync_target()
+    return agent
+
+
+def test_act_is_greedy_at_epsilon_zero_and_uniform_at_one():
+    agent = _agent_with_known_q([0.0, 2.0, 1.0])
+    obs = np.zeros((500, 4, 10, 10), np.uint8)
+    rng = np.random.default_rng(0)
+    actions, max_q = agent.act(obs, 0.0, rng)
+    assert (actions == 1).all() and np.allclose(max_q, 2.0)
+    actions, _ = agent.act(obs, 1.0, rng)
+    counts = np.bincount(actions, minlength=3)
+    assert counts.min() > 120, counts
+
+
+def test_act_refuses_wrong_shapes_and_dtypes():
+    agent = _agent_with_known_q([0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="uint8 of shape"):
+        agent.act(np.zeros((1, 4, 10, 10), np.float32), 0.0, np.random.default_rng())
+    with pytest.raises(ValueError, match=r"got uint8 \(1, 4, 84, 84\)"):
+        agent.act(np.zeros((1, 4, 84, 84), np.uint8), 0.0, np.random.default_rng())
+
+
+def test_update_moves_q_towards_the_target_and_leaves_the_target_net():
+    agent = _agent_with_known_q([0.0, 0.0, 0.0], learning_rate=0.01)
+    rng = np.random.default_rng(0)
+    states = rng.integers(0, 255, (32, 4, 10, 10), dtype=np.uint8)
+    batch = Batch(
+        states, np.ones(32, np.int32), np.ones(32, np.float32), states, np.ones(32, np.float32)
+    )  # terminal: the target is exactly the reward, 1
+    before = agent.q_values(states)[:, 1].mean()
+    target_before = agent.target.get_weights()
+    for _ in range(50):
+        agent.update(batch)
+    after = agent.q_values(states)[:, 1].mean()
+    assert abs(1.0 - after) < abs(1.0 - before) / 2
+    for w0, w1 in zip(target_before, agent.target.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    agent.sync_target()
+    np.testing.assert_allclose(agent.target(states).numpy(), agent.q_values(states), rtol=1e-6)

@@ -1,0 +1,129 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from rlbook import train as train_module
+from rlbook.dqn import DQNConfig
+from rlbook.evaluate import evaluate
+from rlbook.train import RunError, restore_agent, train
+
+TINY = dict(
+    game="Catch",
+    network="small",
+    num_envs=4,
+    buffer_size=2000,
+    learning_starts=200,
+    checkpoint_every=400,
+)
+
+
+def test_checkpoint_round_trip_gives_the_same_q_values(tmp_path):
+    agent = train(DQNConfig(steps=600, **TINY), tmp_path / "run", progress=False)
+    restored = restore_agent(tmp_path / "run")
+    obs = np.random.default_rng(0).integers(0, 255, (8, 4, 10, 10), dtype=np.uint8)
+    np.testing.assert_allclose(restored.q_values(obs), agent.q_values(obs), rtol=1e-6)
+
+
+def test_resumed_run_continues_its_step_count_and_log(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=600, **TINY), run, progress=False)
+    assert json.loads((run / "progress.json").read_text())["step"] == 600
+    with pytest.raises(RunError, match="already holds a run"):
+        train(DQNConfig(steps=1000, **TINY), run, progress=False)
+    train(DQNConfig(steps=1000, **TINY), run, resume=True, progress=False)
+    progress = json.loads((run / "progress.json").read_text())
+    assert progress["step"] == 1000
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    steps = [int(r["step"]) for r in rows]
+    episodes = [int(r["episode"]) for r in rows]
+    assert steps == sorted(steps) and steps[-1] > 600
+    assert episodes == list(range(1, len(rows) + 1)) and progress["episode"] == len(rows)
+
+
+def test_resume_refuses_another_game_or_network(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, **TINY), run, progress=False)
+    with pytest.raises(RunError, match="network='small', not 'nature'"):
+        train(DQNConfig(steps=800, **{**TINY, "network": "nature"}), run, resume=True)
+    with pytest.raises(RunError, match="game='Catch', not 'Breakout'"):
+        train(DQNConfig(steps=800, **{**TINY, "game": "Breakout"}), run, resume=True)
+
+
+def test_a_checkpoint_of_another_shape_is_refused(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, **TINY), run, progress=False)
+    other_game = DQNConfig(steps=400, **{**TINY, "game": "Breakout"})  # 84x84 frames, 4 actions
+    (run / "config.json").write_text(other_game.to_json())
+    with pytest.raises(RunError, match="does not fit"):
+        restore_agent(run)
+    with pytest.raises(RunError, match="not a run folder"):
+        restore_agent(tmp_path / "nowhere")
+
+
+def test_an_interrupted_run_saves_where_it_stopped(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_step = train_module.make_game
+
+    def make_game_that_is_interrupted(*args, **kwargs):
+        env = real_step(*args, **kwargs)
+        step = env.step
+
+        def interrupting_step(actions):
+            calls["n"] += 1
+            if calls["n"] == 75:
+                raise KeyboardInterrupt
+            return step(actions)
+
+        env.step = interrupting_step
+        return env
+
+    monkeypatch.setattr(train_module, "make_game", make_game_that_is_interrupted)
+    run = tmp_path / "run"
+    train(DQNConfig(steps=10_000, **TINY), run, progress=False)
+    assert json.loads((run / "progress.json").read_text())["step"] == 74 * 4
+    assert (run / "replay.npz").exists()
+
+
+def test_log_has_real_scores_and_learning_figures(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=800, epsilon_decay_steps=300, **TINY), run, progress=False)
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert set(rows[0]) == set(train_module.LOG_FIELDS)
+    assert {float(r["score"]) for r in rows} <= {-1.0, 1.0}
+    late = rows[-1]
+    assert late["loss"] != "" and late["avg_max_q"] != "" and float(late["epsilon"]) < 1.0
+    assert any((run / "tensorboard").iterdir())
+
+
+def test_dqn_learns_catch_to_near_optimal(tmp_path):
+    """The same agent code, with a small network, learns a tiny pixel game in under a minute."""
+    config = DQNConfig(
+        game="Catch",
+        network="small",
+        steps=12_000,
+        num_envs=4,
+        buffer_size=10_000,
+        learning_starts=500,
+        train_every=1,
+        target_update=500,
+        epsilon_decay_steps=4000,
+        epsilon_end=0.05,
+        adam=True,
+        learning_rate=0.001,
+        checkpoint_every=10**6,
+        seed=0,
+    )
+    agent = train(config, tmp_path / "catch", progress=False)
+    random_scores = evaluate(None, "Catch", episodes=200, seed=5, progress=False)
+    learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
+    assert random_scores.mean() < -0.3
+    assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0
+
+
+def test_breakout_smoke_run(tmp_path):
+    config = DQNConfig(steps=800, buffer_size=4000, learning_starts=400, checkpoint_every=400)
+    train(config, tmp_path / "breakout", progress=False)
+    progress = json.loads((tmp_path / "breakout" / "progress.json").read_text())
+    assert progress["step"] == 800
