@@ -79,7 +79,7 @@ class QNetworkAgent:
     @property
     def q_table(self) -> np.ndarray:
         """The weights seen as a table: row s holds the Q-values of state s."""
-        return keras.ops.convert_to_numpy(self.model.get_layer("q_values").kernel)
+        return self.model.get_layer("q_values").kernel.numpy()
 
     @property
     def policy(self) -> np.ndarray:

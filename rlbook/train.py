@@ -262,14 +262,15 @@ def train(
             else:
                 actions, max_q = agent.act(observations, epsilon, rng)
             env.send(actions)
-            previous, step = step, step + config.num_envs
+            next_step = step + config.num_envs
             # Learn while the games advance in ale-py's threads; the batch comes from
             # transitions up to the previous step, one step staler than the textbook loop.
-            if step >= config.learning_starts and len(memory) >= config.learning_starts:
-                for _ in range(step // config.train_every - previous // config.train_every):
+            if next_step >= config.learning_starts and len(memory) >= config.learning_starts:
+                for _ in range(next_step // config.train_every - step // config.train_every):
                     loss, _ = agent.update(memory.sample(config.batch_size))
                     games.add_loss(loss)
             out = env.receive()
+            previous, step = step, next_step
             memory.add(
                 observations[:, -1],
                 out.actions,
