@@ -41,6 +41,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def _agent_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="?", type=Path, help="a run folder made by `train`")
     parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="weights other than the run's latest, e.g. RUN/milestones/step-000250000",
+    )
+    parser.add_argument(
         "--pretrained",
         metavar="GAME",
         help="use the agent shipped with rlbook for GAME instead of a run",
@@ -84,7 +89,7 @@ def _load(args):
         return pretrained.load(args.pretrained)
     if args.run is None:
         raise SystemExit("error: give a run folder or --pretrained GAME")
-    return restore_agent(args.run)
+    return restore_agent(args.run, args.checkpoint)
 
 
 def main(argv: list[str] | None = None) -> int:
