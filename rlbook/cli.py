@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             paths = play_and_record(
                 agent,
                 args.out,
-                filmstrip=args.filmstrip,
+                filmstrip_path=args.filmstrip,
                 epsilon=args.epsilon,
                 seed=args.seed,
                 max_steps=args.max_steps,

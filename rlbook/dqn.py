@@ -32,7 +32,7 @@ class DQNConfig:
     discount: float = 0.99  # gamma (paper: 0.99)
     learning_rate: float = 0.00025  # step size (paper: 0.00025)
     rmsprop_decay: float = 0.95  # squared-gradient decay of RMSProp (paper: 0.95)
-    rmsprop_epsilon: float = 0.01  # added to the squared gradient (paper's "min squared gradient")
+    rmsprop_epsilon: float = 0.00001  # under the square root (paper: 0.01 for a summed loss)
     adam: bool = False  # use Adam instead of the paper's RMSProp
     adam_epsilon: float = 0.00015  # Adam's epsilon when --adam (Rainbow: 1.5e-4)
     double: bool = False  # Double DQN target (van Hasselt et al. 2016)
@@ -178,6 +178,9 @@ class DQNAgent:
             )
         else:
             # Centered RMSProp with epsilon under the square root, as in the paper (Graves 2013).
+            # Deviation from Mnih et al. 2015: they summed the loss over the batch of 32 and
+            # used epsilon 0.01; rlbook averages it, so the same step needs 0.01 / 32**2 ~ 1e-5
+            # (Dopamine's value). With 0.01, epsilon would swamp the squared gradients.
             self.optimizer = keras.optimizers.RMSprop(
                 config.learning_rate,
                 rho=config.rmsprop_decay,

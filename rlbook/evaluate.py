@@ -1,8 +1,9 @@
 """Scoring an agent as the DQN paper did, so that its numbers compare with published ones.
 
 The protocol (Mnih et al. 2015): epsilon-greedy with epsilon 0.05, up to 30 no-op actions at
-the start of each game, at most 18,000 agent steps (108,000 frames, 30 minutes of play) per game,
-the game's own score. No sticky actions, as in the paper, CleanRL and Stable-Baselines3.
+the start of each game, the game's own score, no sticky actions. Games are capped at 108,000
+frames (30 minutes of play, 27,000 agent steps), the cap of later work (Machado et al. 2018,
+Dopamine, CleanRL); the 2015 paper stopped at 5 minutes, which only a very good agent reaches.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` a
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import sys
@@ -75,6 +76,11 @@ def export(run: str | Path, command: str, checkpoint_path: str | None = None) ->
     shutil.copy(run / "config.json", target / "config.json")
     shutil.copy(run / "log.csv", target / "log.csv")
     progress = json.loads((run / "progress.json").read_text())
+    if checkpoint_path is not None:  # a milestone: its step is in its name, step-000250000
+        step = int(Path(checkpoint_path).name.split("-")[-1])
+        with (run / "log.csv").open(newline="") as f:
+            games = sum(int(row["step"]) <= step for row in csv.DictReader(f))
+        progress = {"step": step, "episode": games}
     info = {
         "command": command,
         "agent_steps": progress["step"],

@@ -153,6 +153,15 @@ class ReplayMemory:
         """Return the contents as plain arrays (the memory's own, not copies) for np.savez."""
         return {**self._arrays(), "head": np.array(self._head), "size": np.array(self._size)}
 
+    def break_lanes(self) -> None:
+        """Mark the newest entry of every lane unsampleable: its successor will never come.
+
+        Needed when the environments restart mid-episode (a resumed run starts new games), so
+        that no transition bootstraps from the first frame of an unrelated game.
+        """
+        if self._size:
+            self._valid[:, (self._head - 1) % self._lane_length] = False
+
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore contents from state_dict output; shapes must match this memory's."""
         head, size = int(state["head"]), int(state["size"])

@@ -243,6 +243,8 @@ def train(
     starts = np.ones(config.num_envs, dtype=bool)
     recent_scores, speed = deque(maxlen=20), deque([(step, time.perf_counter())], maxlen=500)
     started = time.perf_counter()
+    # Sampling needs a stored successor in some lane: two entries per lane at the very least.
+    warmed_up = max(config.learning_starts, 2 * config.num_envs)
     # Redraw twice a second on a terminal, every half minute into a log file.
     bar = tqdm(
         total=config.steps,
@@ -265,7 +267,7 @@ def train(
             next_step = step + config.num_envs
             # Learn while the games advance in ale-py's threads; the batch comes from
             # transitions up to the previous step, one step staler than the textbook loop.
-            if next_step >= config.learning_starts and len(memory) >= config.learning_starts:
+            if next_step >= config.learning_starts and len(memory) >= warmed_up:
                 for _ in range(next_step // config.train_every - step // config.train_every):
                     loss, _ = agent.update(memory.sample(config.batch_size))
                     games.add_loss(loss)
@@ -366,7 +368,8 @@ def _load_replay(run: Path, memory: ReplayMemory, step: int) -> None:
         if int(saved["step"]) != step:
             print(f"note: {path} is from step {int(saved['step'])}, not {step}; refilling instead")
             return
-        memory.load_state_dict({k: saved[k] for k in saved.files if k != "step"})
+        memory.load_state_dict(saved)  # array by array: never two copies in memory at once
+    memory.break_lanes()
 
 
 class _StopOnSignal:

@@ -52,6 +52,16 @@ def test_play_records_a_gif_and_a_filmstrip(tmp_path):
     assert np.ptp(frames) > 0
 
 
+def test_play_command_writes_the_animation(tmp_path):
+    run = str(tmp_path / "run")
+    flags = ["--steps", "200", "--buffer-size", "800", "--learning-starts", "100", "--quiet"]
+    assert main(["train", "--run", run, *flags]) == 0  # Breakout, the default game
+    gif, strip = tmp_path / "b.gif", tmp_path / "b.png"
+    args = ["play", run, "--out", str(gif), "--filmstrip", str(strip), "--max-steps", "30"]
+    assert main(args) == 0
+    assert gif.exists() and strip.exists()
+
+
 def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "not a run folder" in capsys.readouterr().err

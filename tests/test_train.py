@@ -122,6 +122,31 @@ def test_dqn_learns_catch_to_near_optimal(tmp_path):
     assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0
 
 
+def test_learning_can_start_at_once(tmp_path):
+    config = DQNConfig(steps=200, **{**TINY, "learning_starts": 0})
+    train(config, tmp_path / "run", progress=False)
+
+
+def test_a_resumed_run_never_bootstraps_into_a_new_game():
+    from rlbook.replay import ReplayMemory
+
+    def newest_frames_sampled(break_lanes: bool) -> set[int]:
+        memory = ReplayMemory(40, num_envs=2, frame_shape=(2, 2), stack=2, seed=0)
+        no = np.zeros(2, bool)
+        for t in range(5):
+            frames = np.full((2, 2, 2), t, np.uint8)
+            memory.add(frames, np.zeros(2, np.int64), np.zeros(2, np.float32), no, no, ~no)
+        if break_lanes:  # what a resume does: the games restart in the middle of episode 0
+            memory.break_lanes()
+        restart = np.full((2, 2, 2), 9, np.uint8)
+        memory.add(restart, np.zeros(2, np.int64), np.zeros(2, np.float32), no, ~no, ~no)
+        return set(np.unique(memory.sample(4000).states[:, -1]).tolist())
+
+    assert 4 in newest_frames_sampled(break_lanes=False)  # 4 -> new game's first frame: wrong
+    # Entry 0 is never sampled either: its stack reaches back before the memory began.
+    assert newest_frames_sampled(break_lanes=True) == {1, 2, 3}
+
+
 def test_breakout_smoke_run(tmp_path):
     config = DQNConfig(steps=800, buffer_size=4000, learning_starts=400, checkpoint_every=400)
     train(config, tmp_path / "breakout", progress=False)
