@@ -189,8 +189,8 @@ def grayscale_84(screens: np.ndarray) -> np.ndarray:
     return _ROWS @ luminance @ _COLS.T
 
 
-def raw_frame(game: str = "Breakout", seed: int = 0, steps: int = 60) -> np.ndarray:
-    """An RGB screen (210x160x3) after ``steps`` random actions, to show what the agent sees."""
+def raw_frame(game: str = "Breakout", seed: int = 0, steps: int = 25) -> np.ndarray:
+    """An RGB screen (210x160x3) after FIRE and ``steps`` random actions: what a player sees."""
     import ale_py
     import gymnasium as gym
 
@@ -198,7 +198,7 @@ def raw_frame(game: str = "Breakout", seed: int = 0, steps: int = 60) -> np.ndar
     env = gym.make(f"ALE/{game}-v5", repeat_action_probability=0.0)
     env.reset(seed=seed)
     env.action_space.seed(seed)
-    frame = None
+    frame, *_ = env.step(1 if "FIRE" in env.unwrapped.get_action_meanings() else 0)
     for _ in range(steps):
         frame, *_ = env.step(env.action_space.sample())
     env.close()

@@ -155,15 +155,7 @@ class EpisodeLog:
         self.writer.writerow(row)
         self.file.flush()
         with self.summaries.as_default(step=row["step"]):
-            for name in (
-                "score",
-                "clipped_return",
-                "length",
-                "avg_max_q",
-                "loss",
-                "epsilon",
-                "steps_per_second",
-            ):
+            for name in LOG_FIELDS[2:-1]:  # the per-game figures, not counters or clock
                 if row[name] != "":
                     tf.summary.scalar(f"episode/{name}", float(row[name]))
 
