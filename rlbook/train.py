@@ -11,7 +11,9 @@ A run lives in one folder:
     replay.npz       the replay memory, written when the run stops (interrupted or finished)
 
 Ctrl-C (or SIGTERM) saves a checkpoint and the replay memory, then returns; ``resume=True``
-picks the run up at the saved step, with the same exploration schedule.
+picks the run up at the saved step, with the same exploration schedule. ``log.csv`` is the
+record of a run: a resume drops its rows past the checkpoint, while TensorBoard, which cannot
+forget events, then shows that stretch twice.
 """
 
 from __future__ import annotations
