@@ -189,9 +189,7 @@ class DQNAgent:
             )
         self.optimizer.build(self.online.trainable_variables)
         frames = tf.TensorSpec([None, *self.obs_shape], tf.uint8)
-        self._q_values = tf.function(
-            self._q_values_fn, input_signature=[frames], jit_compile=True
-        )
+        self._q_values = tf.function(self._q_values_fn, input_signature=[frames], jit_compile=True)
         # XLA fuses the update's ops; on a 2-core CPU it is about a third faster than plain graphs.
         self._update = tf.function(
             self._update_fn,

@@ -74,13 +74,18 @@ def export(run: str | Path, command: str, checkpoint_path: str | None = None) ->
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     np.savez_compressed(target / "weights.npz", **weights)
     shutil.copy(run / "config.json", target / "config.json")
-    shutil.copy(run / "log.csv", target / "log.csv")
-    progress = json.loads((run / "progress.json").read_text())
+    step = json.loads((run / "progress.json").read_text())["step"]
     if checkpoint_path is not None:  # a milestone: its step is in its name, step-000250000
         step = int(Path(checkpoint_path).name.split("-")[-1])
-        with (run / "log.csv").open(newline="") as f:
-            games = sum(int(row["step"]) <= step for row in csv.DictReader(f))
-        progress = {"step": step, "episode": games}
+    # The log up to the shipped weights, not the games the run played after them.
+    with (run / "log.csv").open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [row for row in reader if int(row["step"]) <= step]
+    with (target / "log.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    progress = {"step": step, "episode": len(rows)}
     info = {
         "command": command,
         "agent_steps": progress["step"],
