@@ -23,11 +23,15 @@ def available() -> list[str]:
     return sorted(p.name for p in AGENTS.glob("*") if (p / "weights.npz").exists())
 
 
-def folder(game: str) -> Path:
-    """Where the shipped agent for ``game`` lives."""
+def _name(game: str) -> str:
     from rlbook.atari import rom_id
 
-    path = AGENTS / rom_id(game)
+    return "catch" if game.lower() == "catch" else rom_id(game)
+
+
+def folder(game: str) -> Path:
+    """Where the shipped agent for ``game`` lives."""
+    path = AGENTS / _name(game)
     if not (path / "weights.npz").exists():
         raise ValueError(
             f"rlbook ships no trained agent for {game!r}; available: {available() or 'none yet'}"
@@ -63,13 +67,12 @@ def about(game: str = "Breakout") -> dict:
 def export(run: str | Path, command: str, checkpoint_path: str | None = None) -> Path:
     """Ship the latest (or given) weights of a run as the agent for its game."""
     from rlbook import __version__
-    from rlbook.atari import rom_id
     from rlbook.train import load_config, restore_agent
 
     run = Path(run)
     config = load_config(run)
     agent = restore_agent(run, checkpoint_path)
-    target = AGENTS / rom_id(config.game)
+    target = AGENTS / _name(config.game)
     target.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     np.savez_compressed(target / "weights.npz", **weights)
