@@ -139,9 +139,11 @@ class EpisodeLog:
 
     def __init__(self, run: Path, resume_step: int | None):
         path = run / "log.csv"
+        self.wall_seconds = 0.0  # training time before this sitting, so the log's clock goes on
         if resume_step is not None and path.exists():
             with path.open(newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+            self.wall_seconds = float(rows[-1]["wall_seconds"]) if rows else 0.0
             with path.open("w", newline="") as f:
                 writer = csv.DictWriter(f, LOG_FIELDS)
                 writer.writeheader()
@@ -236,7 +238,7 @@ def train(
     observations = env.reset(seed=config.seed + step)
     starts = np.ones(config.num_envs, dtype=bool)
     recent_scores, speed = deque(maxlen=20), deque([(step, time.perf_counter())], maxlen=500)
-    started = time.perf_counter()
+    started = time.perf_counter() - log.wall_seconds
     # Sampling needs a stored successor in some lane: two entries per lane at the very least.
     warmed_up = max(config.learning_starts, 2 * config.num_envs)
     # Redraw twice a second on a terminal, every half minute into a log file.

@@ -39,6 +39,8 @@ def test_resumed_run_continues_its_step_count_and_log(tmp_path):
     steps = [int(r["step"]) for r in rows]
     episodes = [int(r["episode"]) for r in rows]
     assert steps == sorted(steps) and steps[-1] > 600
+    walls = [float(r["wall_seconds"]) for r in rows]
+    assert walls == sorted(walls)  # the clock goes on across sittings
     assert episodes == list(range(1, len(rows) + 1)) and progress["episode"] == len(rows)
 
 
