@@ -14,6 +14,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 from scipy.signal import lfilter
 
 from rlbook.quick import QUICK
@@ -164,6 +165,14 @@ def plot_training(log: Mapping[str, np.ndarray], title: str = "DQN training", wi
             )
             ax.legend(frameon=False, fontsize=8)
         ax.set(xlabel="agent steps (4 frames each)", ylabel=label)
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def _thousands(value: float, _position) -> str:
+    """Tick labels 250k and 1.5M instead of 250000 and 1500000."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    return f"{value / 1e3:g}k" if abs(value) >= 1e3 else f"{value:g}"

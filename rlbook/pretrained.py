@@ -93,7 +93,7 @@ def export(run: str | Path, command: str, checkpoint_path: str | None = None) ->
         "command": command,
         "agent_steps": progress["step"],
         "games": progress["episode"],
-        "checkpoint": str(checkpoint_path or "latest"),
+        "checkpoint": Path(checkpoint_path).name if checkpoint_path else "latest",
         "rlbook": __version__,
         "python": sys.version.split()[0],
     }

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from rlbook import pretrained
+from rlbook.evaluate import evaluate
+
+
+def test_the_shipped_breakout_agent_loads_and_is_small():
+    assert "breakout" in pretrained.available()
+    weights = pretrained.folder("Breakout") / "weights.npz"
+    assert weights.stat().st_size < 7 * 2**20
+    about = pretrained.about("Breakout")
+    assert about["agent_steps"] > 0 and "python -m rlbook train" in about["command"]
+    assert (pretrained.folder("Breakout") / "log.csv").exists()
+
+
+def test_the_shipped_agent_outputs_one_q_value_per_action():
+    agent = pretrained.load("Breakout")
+    q = agent.q_values(np.zeros((2, 4, 84, 84), np.uint8))
+    assert q.shape == (2, 4) and q.dtype == np.float32 and np.isfinite(q).all()
+
+
+def test_the_shipped_agent_beats_a_random_player():
+    agent = pretrained.load("Breakout")
+    score = evaluate(agent, "Breakout", episodes=1, seed=3, progress=False)
+    assert score[0] >= 10  # a random agent scores about 1.7
+
+
+def test_asking_for_an_unshipped_game_names_what_is_shipped():
+    with pytest.raises(ValueError, match=r"ships no trained agent for 'Pong'.*breakout"):
+        pretrained.load("Pong")
+
+
+def test_export_ships_float16_weights_and_the_log_up_to_them(tmp_path, monkeypatch):
+    import csv
+
+    from rlbook.dqn import DQNConfig
+    from rlbook.train import restore_agent, train
+
+    run = tmp_path / "run"
+    config = DQNConfig(
+        game="Catch",
+        network="small",
+        steps=600,
+        buffer_size=800,
+        learning_starts=100,
+        checkpoint_every=300,
+    )
+    train(config, run, progress=False)
+    monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
+    folder = pretrained.export(run, "python -m rlbook train --game Catch ...")
+    assert pretrained.available() == ["catch"]
+    shipped, trained = pretrained.load("Catch"), restore_agent(run)
+    obs = np.random.default_rng(0).integers(0, 255, (4, 4, 10, 10), dtype=np.uint8)
+    np.testing.assert_allclose(shipped.q_values(obs), trained.q_values(obs), atol=2e-2)
+    assert pretrained.about("Catch")["agent_steps"] == 600
+    steps = [int(r["step"]) for r in csv.DictReader((folder / "log.csv").open())]
+    assert steps and max(steps) <= 600
