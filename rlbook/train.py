@@ -84,16 +84,22 @@ class Checkpoints:
         self.checkpoint.write(str(self.run / "milestones" / f"step-{step:09d}"))
 
     def restore(self) -> dict:
-        latest = self.manager.latest_checkpoint
-        if latest is None:
+        """Load the checkpoint that progress.json names.
+
+        progress.json is written after the weights, so it always names a complete checkpoint,
+        even when a run was killed while saving a newer one.
+        """
+        path = self.run / "progress.json"
+        if not path.exists() or self.manager.latest_checkpoint is None:
             raise RunError(f"{self.run} has no checkpoint to resume from")
+        progress = json.loads(path.read_text())
+        named = self.run / "checkpoints" / f"ckpt-{progress['step']}"
+        if not named.with_suffix(".index").exists():
+            raise RunError(f"{path} names step {progress['step']}, but {named} is missing")
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.checkpoint.restore(str(named)).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as error:
-            raise RunError(f"the checkpoint {latest} does not fit this network: {error}") from error
-        progress = json.loads((self.run / "progress.json").read_text())
-        if progress["step"] != int(self.step.numpy()):
-            raise RunError(f"{self.run}/progress.json does not match checkpoint {latest}")
+            raise RunError(f"the checkpoint {named} does not fit this network: {error}") from error
         return progress
 
 

@@ -154,3 +154,13 @@ def test_breakout_smoke_run(tmp_path):
     train(config, tmp_path / "breakout", progress=False)
     progress = json.loads((tmp_path / "breakout" / "progress.json").read_text())
     assert progress["step"] == 800
+
+
+def test_resume_survives_a_kill_while_a_newer_checkpoint_was_written(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=800, **TINY), run, progress=False)
+    progress = json.loads((run / "progress.json").read_text())
+    # As if killed between writing checkpoint 800 and progress.json: it still names 400.
+    (run / "progress.json").write_text(json.dumps({**progress, "step": 400}))
+    train(DQNConfig(steps=1000, **TINY), run, resume=True, progress=False)
+    assert json.loads((run / "progress.json").read_text())["step"] == 1000
