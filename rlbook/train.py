@@ -19,7 +19,6 @@ forget events, then shows that stretch twice.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 import signal
@@ -128,6 +127,15 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
         ) from error
     agent.sync_target()
     return agent
+
+
+def read_log(path: str | Path) -> dict[str, np.ndarray]:
+    """A run's ``log.csv`` as one array per column; blanks (no loss yet, say) become NaN."""
+    with Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise RunError(f"{path} holds no finished game yet")
+    return {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in rows[0]}
 
 
 def load_config(run: str | Path) -> DQNConfig:
@@ -386,8 +394,3 @@ class _StopOnSignal:
 
     def restore(self):
         signal.signal(signal.SIGTERM, self._previous)
-
-
-def config_fields() -> list[dataclasses.Field]:
-    """The fields of DQNConfig, in order (for the command line)."""
-    return list(dataclasses.fields(DQNConfig))

@@ -97,6 +97,9 @@ def test_log_has_real_scores_and_learning_figures(tmp_path):
     late = rows[-1]
     assert late["loss"] != "" and late["avg_max_q"] != "" and float(late["epsilon"]) < 1.0
     assert any((run / "tensorboard").iterdir())
+    log = train_module.read_log(run / "log.csv")
+    assert list(log) == train_module.LOG_FIELDS and len(log["score"]) == len(rows)
+    assert np.isnan(log["loss"][0]) == (rows[0]["loss"] == "")
 
 
 def test_dqn_learns_catch_to_near_optimal(tmp_path):
