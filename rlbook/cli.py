@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a DQN agent (resumable)")
     train.add_argument("--run", type=Path, required=True, help="folder for logs and checkpoints")
     train.add_argument("--resume", action="store_true", help="continue the run in --run")
+    train.add_argument(
+        "--from-pretrained",
+        metavar="GAME",
+        help="start --run from the agent rlbook ships for GAME and continue its training "
+        "(its step count and log go on; optimizer and replay memory start afresh)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
 
@@ -104,13 +110,18 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "train":
-            from rlbook.train import train
+            from rlbook.train import start_from_pretrained, train
 
+            if args.from_pretrained:
+                if args.resume:
+                    raise RunError("--from-pretrained starts a new run; it cannot go with --resume")
+                start_from_pretrained(args.from_pretrained, args.run)
+            resume = args.resume or bool(args.from_pretrained)
             fields = {f.name for f in dataclasses.fields(DQNConfig)}
             given = {k: v for k, v in vars(args).items() if k in fields}
-            base = load_config(args.run) if args.resume else DQNConfig()
+            base = load_config(args.run) if resume else DQNConfig()
             config = dataclasses.replace(base, **given)
-            train(config, args.run, resume=args.resume, progress=not args.quiet)
+            train(config, args.run, resume=resume, progress=not args.quiet)
         elif args.command == "evaluate":
             from rlbook.evaluate import evaluate, summary
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import time
 from collections import deque
@@ -127,6 +128,32 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
         ) from error
     agent.sync_target()
     return agent
+
+
+def start_from_pretrained(game: str, run: str | Path) -> int:
+    """Make ``run`` a run that continues the agent rlbook ships for ``game``; returns its step.
+
+    The shipped weights become the online and target networks, and the shipped config and log
+    carry on, so the step count, exploration schedule and learning curve go on where the shipped
+    agent stopped. What a shipped agent does not hold starts afresh: the optimizer's state and
+    the replay memory, which the agent refills with its own policy before learning resumes.
+    This is how a run survives the loss of its folder.
+    """
+    from rlbook import pretrained
+
+    run = Path(run)
+    if (run / "config.json").exists():
+        raise RunError(f"{run} already holds a run; pass --resume to continue it, or another --run")
+    source = pretrained.folder(game)
+    agent = pretrained.load(game)
+    info = pretrained.about(game)
+    step, episode = int(info["agent_steps"]), int(info["games"])
+    run.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / "config.json", run / "config.json")
+    shutil.copy(source / "log.csv", run / "log.csv")
+    rng = np.random.default_rng(agent.config.seed + step)
+    Checkpoints(run, agent).save(step, {**_progress(episode, rng), "started_from": str(source)})
+    return step
 
 
 def read_log(path: str | Path) -> dict[str, np.ndarray]:

@@ -69,3 +69,8 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     assert "did you mean 'breakout'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--run", str(tmp_path / "y"), "--steps", "many"])
+    run = str(tmp_path / "z")
+    assert main(["train", "--run", run, "--from-pretrained", "Pong", "--quiet"]) == 2
+    assert "ships no trained agent for 'Pong'" in capsys.readouterr().err
+    assert main(["train", "--run", run, "--from-pretrained", "Breakout", "--resume"]) == 2
+    assert "cannot go with --resume" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -167,3 +168,37 @@ def test_resume_survives_a_kill_while_a_newer_checkpoint_was_written(tmp_path):
     (run / "progress.json").write_text(json.dumps({**progress, "step": 400}))
     train(DQNConfig(steps=1000, **TINY), run, resume=True, progress=False)
     assert json.loads((run / "progress.json").read_text())["step"] == 1000
+
+
+def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
+    from rlbook import pretrained
+    from rlbook.train import start_from_pretrained
+
+    monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
+    config = DQNConfig(steps=600, epsilon_decay_steps=300, epsilon_end=0.05, **TINY)
+    first = tmp_path / "first"
+    train(config, first, progress=False)
+    pretrained.export(first, "python -m rlbook train --game Catch ...")
+    shipped_games = pretrained.about("Catch")["games"]
+
+    run = tmp_path / "continued"
+    assert start_from_pretrained("Catch", run) == 600
+    obs = np.random.default_rng(0).integers(0, 255, (4, 4, 10, 10), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        restore_agent(run).q_values(obs), pretrained.load("Catch").q_values(obs)
+    )
+    with pytest.raises(RunError, match="already holds a run"):
+        start_from_pretrained("Catch", run)
+
+    train(dataclasses.replace(config, steps=1200), run, resume=True, progress=False)
+    assert json.loads((run / "progress.json").read_text())["step"] == 1200
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    episodes = [int(r["episode"]) for r in rows]
+    assert episodes == list(range(1, len(rows) + 1)) and len(rows) > shipped_games
+    # The replay memory starts empty: the agent refills it with its own policy (so max-Q is
+    # logged) at the schedule's epsilon, and learns again only once it holds learning_starts.
+    first_games = [r for r in rows if 600 < int(r["step"]) <= 600 + TINY["learning_starts"] - 8]
+    assert first_games
+    assert all(r["loss"] == "" and r["avg_max_q"] != "" for r in first_games)
+    assert all(float(r["epsilon"]) == 0.05 for r in first_games)
+    assert rows[-1]["loss"] != ""
