@@ -2,7 +2,8 @@
 
 A shipped agent is a folder ``rlbook/agents/<rom>/`` holding the online network's weights in
 float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` and a
-``about.json`` with the command that trained it, the number of agent steps and rlbook's version.
+``about.json`` with the commands that trained it (one per run it grew through), the number of
+agent steps and rlbook's version.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def load(game: str = "Breakout"):
 
 
 def about(game: str = "Breakout") -> dict:
-    """How the shipped agent was trained: command, agent steps, rlbook version."""
+    """How the shipped agent was trained: commands, agent steps, rlbook version."""
     return json.loads((folder(game) / "about.json").read_text())
 
 
@@ -89,8 +90,11 @@ def export(run: str | Path, command: str, checkpoint_path: str | None = None) ->
         writer.writeheader()
         writer.writerows(rows)
     progress = {"step": step, "episode": len(rows)}
+    # A run that continued a shipped agent ships the commands that trained that agent too.
+    origin = run / "origin.json"
+    earlier = json.loads(origin.read_text())["commands"] if origin.exists() else []
     info = {
-        "command": command,
+        "commands": [*earlier, command],
         "agent_steps": progress["step"],
         "games": progress["episode"],
         "checkpoint": Path(checkpoint_path).name if checkpoint_path else "latest",

@@ -8,6 +8,7 @@ A run lives in one folder:
     checkpoints/     online and target weights, optimizer, step (tf.train.CheckpointManager)
     milestones/      the weights every 250,000 steps, kept for scoring the run as it went
     progress.json    what a resumed run needs besides the weights: episode count, random state
+    origin.json      for a run started from a shipped agent: how that agent was trained
     replay.npz       the replay memory, written when the run stops (interrupted or finished)
 
 Ctrl-C (or SIGTERM) saves a checkpoint and the replay memory, then returns; ``resume=True``
@@ -151,6 +152,7 @@ def start_from_pretrained(game: str, run: str | Path) -> int:
     run.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / "config.json", run / "config.json")
     shutil.copy(source / "log.csv", run / "log.csv")
+    shutil.copy(source / "about.json", run / "origin.json")  # how the weights came to be
     rng = np.random.default_rng(agent.config.seed + step)
     Checkpoints(run, agent).save(step, {**_progress(episode, rng), "started_from": str(source)})
     return step

@@ -10,7 +10,8 @@ def test_the_shipped_breakout_agent_loads_and_is_small():
     weights = pretrained.folder("Breakout") / "weights.npz"
     assert weights.stat().st_size < 7 * 2**20
     about = pretrained.about("Breakout")
-    assert about["agent_steps"] > 0 and "python -m rlbook train" in about["command"]
+    assert about["agent_steps"] > 0
+    assert all("python -m rlbook train" in command for command in about["commands"])
     assert (pretrained.folder("Breakout") / "log.csv").exists()
 
 

@@ -202,3 +202,9 @@ def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     assert all(r["loss"] == "" and r["avg_max_q"] != "" for r in first_games)
     assert all(float(r["epsilon"]) == 0.05 for r in first_games)
     assert rows[-1]["loss"] != ""
+
+    pretrained.export(run, "python -m rlbook train --from-pretrained Catch ...")
+    assert pretrained.about("Catch")["commands"] == [
+        "python -m rlbook train --game Catch ...",
+        "python -m rlbook train --from-pretrained Catch ...",
+    ]
