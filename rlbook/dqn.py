@@ -30,6 +30,7 @@ class DQNConfig:
     buffer_size: int = 400_000  # replay memory in transitions (book: 400k; paper: 1M)
     batch_size: int = 32  # transitions per update (paper: 32)
     discount: float = 0.99  # gamma (paper: 0.99)
+    n_step: int = 1  # rewards summed over n steps before bootstrapping (paper: 1; Rainbow: 3)
     learning_rate: float = 0.00025  # step size (paper: 0.00025)
     rmsprop_decay: float = 0.95  # squared-gradient decay of RMSProp (paper: 0.95)
     rmsprop_epsilon: float = 0.00001  # under the square root (paper: 0.01 for a summed loss)
@@ -55,6 +56,7 @@ class DQNConfig:
             "target_update",
             "checkpoint_every",
             "epsilon_decay_steps",
+            "n_step",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -169,6 +171,8 @@ class DQNAgent:
     def __init__(self, config: DQNConfig, obs_shape: tuple[int, int, int], n_actions: int):
         self.config = config
         self.obs_shape, self.n_actions = tuple(obs_shape), n_actions
+        # An n-step return already holds n discounted rewards; the bootstrap comes n steps on.
+        self.bootstrap_discount = config.discount**config.n_step
         self.online = build_network(config.network, self.obs_shape, n_actions, config.seed)
         self.target = build_network(config.network, self.obs_shape, n_actions, config.seed)
         self.sync_target()
@@ -244,7 +248,7 @@ class DQNAgent:
         next_q_target = self.target(next_states, training=False)
         next_q_online = self.online(next_states, training=False) if self.config.double else None
         targets = bellman_target(
-            rewards, terminals, next_q_target, self.config.discount, next_q_online
+            rewards, terminals, next_q_target, self.bootstrap_discount, next_q_online
         )
         variables = self.online.trainable_variables
         with tf.GradientTape() as tape:

@@ -18,9 +18,9 @@ class Batch(NamedTuple):
 
     states: np.ndarray  # uint8 [B, stack, H, W]
     actions: np.ndarray  # int32 [B]
-    rewards: np.ndarray  # float32 [B]
-    next_states: np.ndarray  # uint8 [B, stack, H, W]
-    terminals: np.ndarray  # float32 [B], 1.0 where the transition ended the episode
+    rewards: np.ndarray  # float32 [B], discounted sum over the n steps (the reward when n = 1)
+    next_states: np.ndarray  # uint8 [B, stack, H, W], the state n steps later
+    terminals: np.ndarray  # float32 [B], 1.0 where the episode ended within the n steps
 
 
 class ReplayMemory:
@@ -30,6 +30,10 @@ class ReplayMemory:
     entries, and all lanes share one write head. A transition costs one frame (7,056 bytes at
     84x84), a uint8 action, a float32 reward and three bool flags: 7,064 bytes, about 7.1 GB for
     a million. Arrays come from np.zeros, so pages become resident only once written.
+
+    With ``n_step`` > 1 a sampled transition spans n steps (Sutton 1988; Rainbow uses 3): its
+    reward is the discounted sum of the n rewards, cut at the first terminal, and its next
+    state is the one n steps on, so the learner bootstraps with ``discount ** n_step``.
     """
 
     def __init__(
@@ -39,20 +43,24 @@ class ReplayMemory:
         frame_shape: tuple[int, int] = (84, 84),
         stack: int = 4,
         seed: int | None = None,
+        n_step: int = 1,
+        discount: float = 0.99,
     ) -> None:
-        if num_envs < 1 or stack < 1:
+        if num_envs < 1 or stack < 1 or n_step < 1:
             raise ValueError(
-                f"num_envs and stack must be positive, got num_envs={num_envs}, stack={stack}"
+                f"num_envs, stack and n_step must be positive, "
+                f"got num_envs={num_envs}, stack={stack}, n_step={n_step}"
             )
         if capacity < 1 or capacity % num_envs:
             raise ValueError(
                 f"capacity must be a positive multiple of num_envs, "
                 f"got capacity={capacity}, num_envs={num_envs}"
             )
-        if capacity // num_envs < stack + 1:
+        if capacity // num_envs < stack + n_step:
             raise ValueError(
-                f"capacity // num_envs must be at least stack + 1 = {stack + 1} so that a state "
-                f"and its next state fit in a lane, got capacity={capacity}, num_envs={num_envs}"
+                f"capacity // num_envs must be at least stack + n_step = {stack + n_step} so that "
+                f"a state and its next state fit in a lane, "
+                f"got capacity={capacity}, num_envs={num_envs}"
             )
         if len(frame_shape) != 2 or min(frame_shape) < 1:
             raise ValueError(f"frame_shape must be two positive sizes, got {frame_shape}")
@@ -60,6 +68,8 @@ class ReplayMemory:
         self.num_envs = num_envs
         self.frame_shape = tuple(frame_shape)
         self.stack = stack
+        self.n_step = n_step
+        self._discounts = (discount ** np.arange(n_step)).astype(np.float32)
         self._lane_length = capacity // num_envs
         lanes = (num_envs, self._lane_length)
         self._frames = np.zeros(lanes + self.frame_shape, np.uint8)
@@ -122,10 +132,10 @@ class ReplayMemory:
         """Draw batch_size transitions uniformly, with replacement, among sampleable entries."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if self._size < 2:
+        if self._size <= self.n_step:
             raise ValueError(
                 f"nothing sampleable: each lane holds {self._size} entries and a transition "
-                f"needs its next frame written"
+                f"needs the frame {self.n_step} step(s) later written"
             )
         lanes, ages = self._draw(batch_size)
         redo = np.flatnonzero(~self._sampleable(lanes, ages))
@@ -136,14 +146,14 @@ class ReplayMemory:
             redo = redo[~self._sampleable(lanes[redo], ages[redo])]
         if redo.size:
             # Enumerating is slow but exact: it tells an empty memory from an unlucky streak.
-            every_lane, every_age = np.divmod(
-                np.arange(self.num_envs * (self._size - 1)), self._size - 1
-            )
+            spans = self._size - self.n_step
+            every_lane, every_age = np.divmod(np.arange(self.num_envs * spans), spans)
             good = np.flatnonzero(self._sampleable(every_lane, every_age))
             if good.size == 0:
                 raise ValueError(
                     f"nothing sampleable among {len(self)} stored entries: all are invalid, "
-                    f"newest in their lane, or lack the {self.stack - 1} earlier frames of a stack"
+                    f"among the newest {self.n_step} in their lane, or lack the "
+                    f"{self.stack - 1} earlier frames of a stack"
                 )
             pick = self._rng.choice(good, size=redo.size)
             lanes[redo], ages[redo] = every_lane[pick], every_age[pick]
@@ -196,8 +206,10 @@ class ReplayMemory:
         return (oldest + ages) % self._lane_length
 
     def _draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Draw n candidate entries, excluding each lane's newest, whose next frame is unwritten."""
-        return self._rng.integers(self.num_envs, size=n), self._rng.integers(self._size - 1, size=n)
+        """Draw n candidate entries, excluding each lane's newest n_step, whose next frame is
+        unwritten."""
+        lanes = self._rng.integers(self.num_envs, size=n)
+        return lanes, self._rng.integers(self._size - self.n_step, size=n)
 
     def _sampleable(self, lanes: np.ndarray, ages: np.ndarray) -> np.ndarray:
         """Return which candidate entries are valid and have every frame their stack needs."""
@@ -206,19 +218,33 @@ class ReplayMemory:
         # to them only when an episode start at or after the oldest entry zeroes them anyway.
         cut = (self._episode_starts[lanes[:, None], self._index(window)] & (window >= 0)).any(1)
         complete = (ages >= self.stack - 1) | cut
-        return self._valid[lanes, self._index(ages)] & complete
+        slots, _, counted = self._steps(lanes, ages)
+        # A step that is not valid (a time limit, a broken lane) ends the n steps inside a game
+        # that did not end: no return can be formed across it.
+        valid = (self._valid[lanes[:, None], slots] | ~counted).all(axis=1)
+        return valid & complete
+
+    def _steps(self, lanes: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The slots of the n steps from each entry, their terminal flags, and which steps
+        count: those up to and including the first terminal."""
+        slots = self._index(ages[:, None] + np.arange(self.n_step))
+        terminals = self._terminals[lanes[:, None], slots]
+        counted = np.ones_like(terminals)
+        counted[:, 1:] = ~np.logical_or.accumulate(terminals[:, :-1], axis=1)
+        return slots, terminals, counted
 
     def _gather(self, lanes: np.ndarray, ages: np.ndarray) -> Batch:
         """Build the batch for the given entries."""
         rows = lanes[:, None]
         state_slots = self._index(ages[:, None] + np.arange(1 - self.stack, 1))
-        entries = state_slots[:, -1]
+        step_slots, terminals, counted = self._steps(lanes, ages)
+        rewards = self._rewards[rows, step_slots] * counted
         return Batch(
             states=self._stacks(rows, state_slots),
-            actions=self._actions[lanes, entries].astype(np.int32),
-            rewards=self._rewards[lanes, entries],
-            next_states=self._stacks(rows, (state_slots + 1) % self._lane_length),
-            terminals=self._terminals[lanes, entries].astype(np.float32),
+            actions=self._actions[lanes, state_slots[:, -1]].astype(np.int32),
+            rewards=rewards @ self._discounts,
+            next_states=self._stacks(rows, (state_slots + self.n_step) % self._lane_length),
+            terminals=terminals.any(axis=1).astype(np.float32),
         )
 
     def _stacks(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:

@@ -264,7 +264,13 @@ def train(
     env = make_game(config.game, config.num_envs, config.sticky_actions, config.noop_max)
     agent = DQNAgent(config, env.obs_shape, env.n_actions)
     memory = ReplayMemory(
-        config.buffer_size, config.num_envs, env.obs_shape[1:], env.obs_shape[0], config.seed
+        config.buffer_size,
+        config.num_envs,
+        env.obs_shape[1:],
+        env.obs_shape[0],
+        config.seed,
+        n_step=config.n_step,
+        discount=config.discount,
     )
     checkpoints = Checkpoints(run, agent)
     rng = np.random.default_rng(config.seed)

@@ -127,3 +127,15 @@ def test_update_moves_q_towards_the_target_and_leaves_the_target_net():
         np.testing.assert_array_equal(w0, w1)
     agent.sync_target()
     np.testing.assert_allclose(agent.target(states).numpy(), agent.q_values(states), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n_step", "bootstrap"), [(1, 0.5), (3, 0.125)])
+def test_update_bootstraps_n_steps_on_with_the_discount_to_the_n(n_step, bootstrap):
+    agent = _agent_with_known_q([0.0, 2.0, 1.0], n_step=n_step, discount=0.5)
+    assert agent.bootstrap_discount == bootstrap
+    states = np.zeros((32, 4, 10, 10), np.uint8)
+    zeros = np.zeros(32, np.float32)
+    loss, q = agent.update(Batch(states, np.zeros(32, np.int32), zeros, states, zeros))
+    # Q(s, 0) = 0 and max Q(s') = 2: the TD error is 2 * bootstrap, inside Huber's quadratic part.
+    assert q == 0.0
+    assert loss == pytest.approx(0.5 * (2 * bootstrap) ** 2)

@@ -136,7 +136,7 @@ def test_million_atari_transitions_fit_in_7200_bytes_each():
     [
         ({"capacity": 30, "num_envs": 4}, "capacity=30, num_envs=4"),
         ({"capacity": 0}, "capacity"),
-        ({"capacity": 8, "num_envs": 2}, "stack \\+ 1 = 5"),
+        ({"capacity": 8, "num_envs": 2}, "stack \\+ n_step = 5"),
         ({"capacity": 16, "frame_shape": (84,)}, "frame_shape"),
     ],
 )
@@ -217,3 +217,44 @@ def test_load_state_dict_rejects_a_different_shape():
     small = ReplayMemory(16, frame_shape=SHAPE)
     with pytest.raises(ValueError, match="frames: expected shape"):
         small.load_state_dict(ReplayMemory(20, frame_shape=SHAPE).state_dict())
+
+
+def test_n_step_transitions_sum_discounted_rewards_and_look_n_steps_ahead():
+    memory = ReplayMemory(32, frame_shape=SHAPE, seed=0, n_step=3, discount=0.5)
+    fill(memory, 12)  # one episode, no terminal: rewards equal the step number
+    batch = memory.sample(500)
+    steps = batch.actions
+    np.testing.assert_allclose(batch.rewards, steps + 0.5 * (steps + 1) + 0.25 * (steps + 2))
+    assert (numbers_of(batch.next_states)[:, -1] == steps + 3).all()
+    assert not batch.terminals.any()
+    # The newest three entries lack the frame three steps on; every other entry is drawn.
+    assert set(steps) == set(range(1, 10))
+
+
+def test_n_step_return_stops_at_the_first_terminal():
+    memory = ReplayMemory(32, frame_shape=SHAPE, seed=0, n_step=3, discount=0.5)
+    fill(memory, 12, starts=(1, 6), terminals=(5,))  # a life or game ends with step 5
+    batch = memory.sample(500)
+    rows = zip(batch.actions, batch.rewards, batch.terminals, strict=True)
+    by_step = {int(step): (float(reward), float(done)) for step, reward, done in rows}
+    assert by_step[3] == (3 + 0.5 * 4 + 0.25 * 5, 1.0)
+    assert by_step[4] == (4 + 0.5 * 5, 1.0)  # step 6's reward belongs to the next game
+    assert by_step[5] == (5, 1.0)
+    assert by_step[6] == (6 + 0.5 * 7 + 0.25 * 8, 0.0)
+
+
+def test_n_step_never_spans_a_cut_game():
+    memory = ReplayMemory(32, frame_shape=SHAPE, seed=0, n_step=3)
+    # Step 5 is cut by a time limit (not terminal), a new game starts at step 6: a return from
+    # steps 3, 4 or 5 would add the new game's rewards to the old one's.
+    fill(memory, 12, starts=(1, 6), invalid=(5,))
+    assert set(memory.sample(1000).actions) == {1, 2, 6, 7, 8, 9}
+
+
+def test_one_step_memory_is_the_plain_transition():
+    one = ReplayMemory(32, frame_shape=SHAPE, seed=3)
+    fill(one, 12, terminals=(5,), starts=(1, 6))
+    batch = one.sample(300)
+    np.testing.assert_array_equal(batch.rewards, batch.actions)
+    np.testing.assert_array_equal(batch.terminals, batch.actions == 5)
+    assert (numbers_of(batch.next_states)[:, -1] == batch.actions + 1).all()
