@@ -110,17 +110,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "train":
+            from rlbook import pretrained
             from rlbook.train import start_from_pretrained, train
 
-            if args.from_pretrained:
-                if args.resume:
-                    raise RunError("--from-pretrained starts a new run; it cannot go with --resume")
-                start_from_pretrained(args.from_pretrained, args.run)
-            resume = args.resume or bool(args.from_pretrained)
+            if args.from_pretrained and args.resume:
+                raise RunError("--from-pretrained starts a new run; it cannot go with --resume")
             fields = {f.name for f in dataclasses.fields(DQNConfig)}
             given = {k: v for k, v in vars(args).items() if k in fields}
-            base = load_config(args.run) if resume else DQNConfig()
+            if args.from_pretrained:
+                base = DQNConfig.from_json(pretrained.folder(args.from_pretrained) / "config.json")
+            else:
+                base = load_config(args.run) if args.resume else DQNConfig()
+            # Built (and so checked) before anything is written to the run folder.
             config = dataclasses.replace(base, **given)
+            if args.from_pretrained:
+                start_from_pretrained(args.from_pretrained, args.run, config)
+            resume = args.resume or bool(args.from_pretrained)
             train(config, args.run, resume=resume, progress=not args.quiet)
         elif args.command == "evaluate":
             from rlbook.evaluate import evaluate, summary

@@ -59,7 +59,7 @@ class ReplayMemory:
         if capacity // num_envs < stack + n_step:
             raise ValueError(
                 f"capacity // num_envs must be at least stack + n_step = {stack + n_step} so that "
-                f"a state and its next state fit in a lane, "
+                f"a state and the state n_step later fit in a lane, "
                 f"got capacity={capacity}, num_envs={num_envs}"
             )
         if len(frame_shape) != 2 or min(frame_shape) < 1:
@@ -212,7 +212,8 @@ class ReplayMemory:
         return lanes, self._rng.integers(self._size - self.n_step, size=n)
 
     def _sampleable(self, lanes: np.ndarray, ages: np.ndarray) -> np.ndarray:
-        """Return which candidate entries are valid and have every frame their stack needs."""
+        """Return which candidate entries have every frame their stack needs and n valid steps
+        (up to the first terminal) after them."""
         window = ages[:, None] - np.arange(self.stack - 1, -1, -1)
         # Frames older than the oldest entry are unwritten or overwritten; a stack may reach back
         # to them only when an episode start at or after the oldest entry zeroes them anyway.

@@ -131,14 +131,15 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     return agent
 
 
-def start_from_pretrained(game: str, run: str | Path) -> int:
+def start_from_pretrained(game: str, run: str | Path, config: DQNConfig | None = None) -> int:
     """Make ``run`` a run that continues the agent rlbook ships for ``game``; returns its step.
 
-    The shipped weights become the online and target networks, and the shipped config and log
-    carry on, so the step count, exploration schedule and learning curve go on where the shipped
-    agent stopped. What a shipped agent does not hold starts afresh: the optimizer's state and
-    the replay memory, which the agent refills with its own policy before learning resumes.
-    This is how a run survives the loss of its folder.
+    The shipped weights become the online and target networks, and the shipped config (or
+    ``config``, for the same game and network) and log carry on, so the step count, exploration
+    schedule and learning curve go on where the shipped agent stopped. What a shipped agent does
+    not hold starts afresh: the optimizer's state and the replay memory, which the agent refills
+    with its own policy before learning resumes. This is how a run survives the loss of its
+    folder.
     """
     from rlbook import pretrained
 
@@ -147,10 +148,17 @@ def start_from_pretrained(game: str, run: str | Path) -> int:
         raise RunError(f"{run} already holds a run; pass --resume to continue it, or another --run")
     source = pretrained.folder(game)
     agent = pretrained.load(game)
+    config = config or agent.config
+    for name in ("game", "network"):
+        if getattr(config, name) != getattr(agent.config, name):
+            raise RunError(
+                f"the shipped {game} agent has {name}={getattr(agent.config, name)!r}, "
+                f"not {getattr(config, name)!r}"
+            )
     info = pretrained.about(game)
     step, episode = int(info["agent_steps"]), int(info["games"])
     run.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source / "config.json", run / "config.json")
+    (run / "config.json").write_text(config.to_json())
     shutil.copy(source / "log.csv", run / "log.csv")
     shutil.copy(source / "about.json", run / "origin.json")  # how the weights came to be
     rng = np.random.default_rng(agent.config.seed + step)
@@ -288,8 +296,8 @@ def train(
     starts = np.ones(config.num_envs, dtype=bool)
     recent_scores, speed = deque(maxlen=20), deque([(step, time.perf_counter())], maxlen=500)
     started = time.perf_counter() - log.wall_seconds
-    # Sampling needs a stored successor in some lane: two entries per lane at the very least.
-    warmed_up = max(config.learning_starts, 2 * config.num_envs)
+    # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane at least.
+    warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
     # Redraw twice a second on a terminal, every half minute into a log file.
     bar = tqdm(
         total=config.steps,

@@ -74,3 +74,7 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     assert "ships no trained agent for 'Pong'" in capsys.readouterr().err
     assert main(["train", "--run", run, "--from-pretrained", "Breakout", "--resume"]) == 2
     assert "cannot go with --resume" in capsys.readouterr().err
+    # A bad setting is refused before the run folder is made, so the same command can be retried.
+    assert main(["train", "--run", run, "--from-pretrained", "Breakout", "--n-step", "0"]) == 2
+    assert "n_step must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()

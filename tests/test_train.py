@@ -128,9 +128,12 @@ def test_dqn_learns_catch_to_near_optimal(tmp_path):
     assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0
 
 
-def test_learning_can_start_at_once(tmp_path):
-    config = DQNConfig(steps=200, **{**TINY, "learning_starts": 0})
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_learning_can_start_at_once(tmp_path, n_step):
+    config = DQNConfig(steps=200, n_step=n_step, **{**TINY, "learning_starts": 0})
     train(config, tmp_path / "run", progress=False)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert rows and rows[-1]["loss"] != ""
 
 
 def test_a_resumed_run_never_bootstraps_into_a_new_game():
@@ -182,6 +185,8 @@ def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     shipped_games = pretrained.about("Catch")["games"]
 
     run = tmp_path / "continued"
+    with pytest.raises(RunError, match="has game='Catch', not 'Breakout'"):
+        start_from_pretrained("Catch", run, DQNConfig(game="Breakout"))
     assert start_from_pretrained("Catch", run) == 600
     obs = np.random.default_rng(0).integers(0, 255, (4, 4, 10, 10), dtype=np.uint8)
     np.testing.assert_array_equal(
