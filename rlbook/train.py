@@ -144,8 +144,7 @@ def start_from_pretrained(game: str, run: str | Path, config: DQNConfig | None =
     from rlbook import pretrained
 
     run = Path(run)
-    if (run / "config.json").exists():
-        raise RunError(f"{run} already holds a run; pass --resume to continue it, or another --run")
+    _refuse_existing_run(run)
     source = pretrained.folder(game)
     agent = pretrained.load(game)
     config = config or agent.config
@@ -162,7 +161,7 @@ def start_from_pretrained(game: str, run: str | Path, config: DQNConfig | None =
     shutil.copy(source / "log.csv", run / "log.csv")
     shutil.copy(source / "about.json", run / "origin.json")  # how the weights came to be
     rng = np.random.default_rng(agent.config.seed + step)
-    Checkpoints(run, agent).save(step, {**_progress(episode, rng), "started_from": str(source)})
+    Checkpoints(run, agent).save(step, _progress(episode, rng))
     return step
 
 
@@ -392,11 +391,16 @@ def _prepare_run(config: DQNConfig, run: Path, resume: bool) -> DQNConfig:
                     f"cannot resume {run}: it was trained with {name}={getattr(saved, name)!r}, "
                     f"not {getattr(config, name)!r}"
                 )
-    elif (run / "config.json").exists():
-        raise RunError(f"{run} already holds a run; pass --resume to continue it, or another --run")
+    else:
+        _refuse_existing_run(run)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(config.to_json())
     return config
+
+
+def _refuse_existing_run(run: Path) -> None:
+    if (run / "config.json").exists():
+        raise RunError(f"{run} already holds a run; pass --resume to continue it, or another --run")
 
 
 def _progress(episode: int, rng: np.random.Generator) -> dict:
