@@ -57,7 +57,7 @@ class CatchEnv:
     obs_shape = (STACK, SIZE, SIZE)
     game = "catch"
 
-    def __init__(self, num_envs: int = 1, **_ignored):
+    def __init__(self, num_envs: int = 1):
         self.num_envs = num_envs
         self.env = gym.vector.SyncVectorEnv(
             [

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_steps=args.max_steps,
             )
             print("\n".join(str(p) for p in paths))
-    except (RunError, ValueError, FileNotFoundError) as error:
+    except (RunError, ValueError, OSError) as error:  # OSError: missing file, full disk
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

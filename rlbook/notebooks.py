@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from rlbook import quick as _quick
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 
@@ -23,16 +25,23 @@ def run_notebook(path: str | Path, quick: bool = False, timeout: int = 1800) -> 
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
     notebook = nbformat.read(path, as_version=4)
-    # The kernel inherits the environment, so the quick switch reaches rlbook.quick there.
-    os.environ["RLBOOK_QUICK"] = "1" if quick else "0"
     client = nbclient.NotebookClient(
         notebook,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
+    # The kernel inherits the environment, so the quick switch reaches rlbook.quick there.
+    before = os.environ.get("RLBOOK_QUICK")
+    os.environ["RLBOOK_QUICK"] = "1" if quick else "0"
     start = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        if before is None:
+            del os.environ["RLBOOK_QUICK"]
+        else:
+            os.environ["RLBOOK_QUICK"] = before
     return time.perf_counter() - start
 
 
@@ -40,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run every notebook (or those named) and print how long each took."""
     names = argv if argv is not None else sys.argv[1:]
     paths = [Path(n) for n in names] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-    quick = os.environ.get("RLBOOK_QUICK", "0") not in ("", "0")
+    quick = _quick.QUICK
     for path in paths:
         print(f"running {path.name}{' (quick)' if quick else ''} ...", flush=True)
         print(f"  {path.name}: {run_notebook(path, quick=quick):.0f} s", flush=True)

@@ -2,8 +2,8 @@
 
 A shipped agent is a folder ``rlbook/agents/<rom>/`` holding the online network's weights in
 float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` and a
-``about.json`` with the commands that trained it (one per run it grew through), the number of
-agent steps and rlbook's version.
+``about.json`` with the commands that trained it (every sitting of every run it grew through, in
+order), the number of agent steps and rlbook's version.
 """
 
 from __future__ import annotations
@@ -40,13 +40,24 @@ def folder(game: str) -> Path:
     return path
 
 
-def load(game: str = "Breakout"):
-    """The shipped agent for ``game``, ready to ``act``."""
+def load(game: str = "Breakout", config=None):
+    """The shipped agent for ``game``, ready to ``act``.
+
+    With ``config`` (a ``DQNConfig`` of the same game and network), the shipped weights go
+    into an agent built from it, say with another optimizer, to train further.
+    """
     from rlbook.dqn import DQNAgent, DQNConfig
     from rlbook.envs import make_game
 
     path = folder(game)
-    config = DQNConfig.from_json(path / "config.json")
+    shipped = DQNConfig.from_json(path / "config.json")
+    config = config or shipped
+    for name in ("game", "network"):
+        if getattr(config, name) != getattr(shipped, name):
+            raise ValueError(
+                f"the shipped {game} agent has {name}={getattr(shipped, name)!r}, "
+                f"not {getattr(config, name)!r}"
+            )
     env = make_game(config.game, 1)
     agent = DQNAgent(config, env.obs_shape, env.n_actions)
     env.close()
@@ -65,22 +76,28 @@ def about(game: str = "Breakout") -> dict:
     return json.loads((folder(game) / "about.json").read_text())
 
 
-def export(run: str | Path, command: str, checkpoint_path: str | None = None) -> Path:
-    """Ship the latest (or given) weights of a run as the agent for its game."""
+def export(
+    run: str | Path, commands: str | list[str], checkpoint_path: str | Path | None = None
+) -> Path:
+    """Ship the latest (or given) weights of a run as the agent for its game.
+
+    ``commands`` are the command lines that trained the run, one per sitting.
+    """
     from rlbook import __version__
     from rlbook.train import load_config, restore_agent
 
     run = Path(run)
     config = load_config(run)
+    if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
+        step = json.loads((run / "progress.json").read_text())["step"]
+        checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
     agent = restore_agent(run, checkpoint_path)
     target = AGENTS / _name(config.game)
     target.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     np.savez_compressed(target / "weights.npz", **weights)
     shutil.copy(run / "config.json", target / "config.json")
-    step = json.loads((run / "progress.json").read_text())["step"]
-    if checkpoint_path is not None:  # a milestone: its step is in its name, step-000250000
-        step = int(Path(checkpoint_path).name.split("-")[-1])
+    step = int(Path(checkpoint_path).name.split("-")[-1])  # ckpt-1410600, step-001250000
     # The log up to the shipped weights, not the games the run played after them.
     with (run / "log.csv").open(newline="") as f:
         reader = csv.DictReader(f)
@@ -89,15 +106,14 @@ def export(run: str | Path, command: str, checkpoint_path: str | None = None) ->
         writer = csv.DictWriter(f, reader.fieldnames)
         writer.writeheader()
         writer.writerows(rows)
-    progress = {"step": step, "episode": len(rows)}
     # A run that continued a shipped agent ships the commands that trained that agent too.
     origin = run / "origin.json"
     earlier = json.loads(origin.read_text())["commands"] if origin.exists() else []
     info = {
-        "commands": [*earlier, command],
-        "agent_steps": progress["step"],
-        "games": progress["episode"],
-        "checkpoint": Path(checkpoint_path).name if checkpoint_path else "latest",
+        "commands": [*earlier, *([commands] if isinstance(commands, str) else commands)],
+        "agent_steps": step,
+        "games": len(rows),
+        "checkpoint": Path(checkpoint_path).name,
         "rlbook": __version__,
         "python": sys.version.split()[0],
     }

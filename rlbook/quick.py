@@ -1,7 +1,7 @@
 """The one switch that shrinks the chapter for tests: ``RLBOOK_QUICK=1``.
 
 Notebooks never read the environment themselves; they ask this module, so quick mode means
-the same thing everywhere (as BoTorch's tutorials read ``SMOKE_TEST`` in one place).
+the same thing everywhere.
 """
 
 from __future__ import annotations

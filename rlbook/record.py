@@ -18,6 +18,8 @@ def play(
 ) -> tuple[np.ndarray, float]:
     """Play one game; returns its colour screens ``[T, 210, 160, 3]`` and its score."""
     game = game or agent.config.game
+    if game.lower() == "catch":
+        raise ValueError("play records Atari games; Catch has no screen to record")
     env = AtariEnv(game, 1, screens=True)
     rng = np.random.default_rng(seed)
     observations = env.reset(seed=seed)

@@ -7,7 +7,8 @@ A run lives in one folder:
     tensorboard/     the same per-game figures as TensorBoard summaries
     checkpoints/     online and target weights, optimizer, step (tf.train.CheckpointManager)
     milestones/      the weights every 250,000 steps, kept for scoring the run as it went
-    progress.json    what a resumed run needs besides the weights: episode count, random state
+    progress.json    what a resumed run needs besides the weights: episode count, the random
+                     state of exploration (the games themselves start afresh)
     origin.json      for a run started from a shipped agent: how that agent was trained
     replay.npz       the replay memory, written when the run stops (interrupted or finished)
 
@@ -19,12 +20,15 @@ forget events, then shows that stretch twice.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
 import signal
+import sys
 import time
+import zipfile
 from collections import deque
 from pathlib import Path
 
@@ -68,21 +72,18 @@ class Checkpoints:
             online=agent.online, target=agent.target, optimizer=agent.optimizer, step=self.step
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, run / "checkpoints", keep)
+        self.weights = tf.train.Checkpoint(online=agent.online)
 
     def save(self, step: int, progress: dict) -> None:
         self.step.assign(step)
-        try:
+        with _disk_errors(f"the checkpoint at step {step}", self.run):
             self.manager.save(checkpoint_number=step)
             _write_json_atomically(self.run / "progress.json", {"step": step, **progress})
-        except (OSError, tf.errors.OpError) as error:
-            raise RunError(
-                f"could not write the checkpoint at step {step} to {self.run}: {error} "
-                "(is the disk full?)"
-            ) from error
 
     def save_milestone(self, step: int) -> None:
-        """Keep the weights at this step for good, for scoring the run as it went."""
-        self.checkpoint.write(str(self.run / "milestones" / f"step-{step:09d}"))
+        """Keep the online weights at this step for good, for scoring the run as it went."""
+        with _disk_errors(f"the milestone at step {step}", self.run):
+            self.weights.write(str(self.run / "milestones" / f"step-{step:09d}"))
 
     def restore(self) -> dict:
         """Load the checkpoint that progress.json names.
@@ -104,6 +105,14 @@ class Checkpoints:
         return progress
 
 
+@contextlib.contextmanager
+def _disk_errors(what: str, run: Path):
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as error:
+        raise RunError(f"could not write {what} to {run}: {error} (is the disk full?)") from error
+
+
 def _write_json_atomically(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -121,6 +130,9 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     latest = checkpoint_path or tf.train.latest_checkpoint(run / "checkpoints")
     if latest is None:
         raise RunError(f"{run} has no checkpoint (expected {run / 'checkpoints'})")
+    latest = str(latest).removesuffix(".index")
+    if not Path(latest + ".index").exists():
+        raise RunError(f"no checkpoint at {latest} (a checkpoint is a pair of .index/.data files)")
     try:
         checkpoint.restore(str(latest)).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
@@ -146,21 +158,15 @@ def start_from_pretrained(game: str, run: str | Path, config: DQNConfig | None =
     run = Path(run)
     _refuse_existing_run(run)
     source = pretrained.folder(game)
-    agent = pretrained.load(game)
-    config = config or agent.config
-    for name in ("game", "network"):
-        if getattr(config, name) != getattr(agent.config, name):
-            raise RunError(
-                f"the shipped {game} agent has {name}={getattr(agent.config, name)!r}, "
-                f"not {getattr(config, name)!r}"
-            )
+    agent = pretrained.load(game, config)  # the run's config builds the optimizer
+    config = agent.config
     info = pretrained.about(game)
     step, episode = int(info["agent_steps"]), int(info["games"])
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(config.to_json())
     shutil.copy(source / "log.csv", run / "log.csv")
     shutil.copy(source / "about.json", run / "origin.json")  # how the weights came to be
-    rng = np.random.default_rng(agent.config.seed + step)
+    rng = np.random.default_rng(config.seed + step)
     Checkpoints(run, agent).save(step, _progress(episode, rng))
     return step
 
@@ -209,7 +215,7 @@ class EpisodeLog:
         self.writer.writerow(row)
         self.file.flush()
         with self.summaries.as_default(step=row["step"]):
-            for name in LOG_FIELDS[2:-1]:  # the per-game figures, not counters or clock
+            for name in LOG_FIELDS[2:-1]:  # all but the counters and the clock
                 if row[name] != "":
                     tf.summary.scalar(f"episode/{name}", float(row[name]))
 
@@ -264,10 +270,7 @@ def train(
 ) -> DQNAgent:
     """Train a DQN agent in folder ``run`` (or continue it with ``resume=True``)."""
     run = Path(run)
-    config = _prepare_run(config, run, resume)
-    if progress:
-        print(f"DQN run in {run}\n{config.to_json()}", flush=True)
-
+    _check_run(config, run, resume)
     env = make_game(config.game, config.num_envs, config.sticky_actions, config.noop_max)
     agent = DQNAgent(config, env.obs_shape, env.n_actions)
     memory = ReplayMemory(
@@ -279,11 +282,19 @@ def train(
         n_step=config.n_step,
         discount=config.discount,
     )
+    # Written only now that the game, network and memory are known to work with this config.
+    run.mkdir(parents=True, exist_ok=True)
+    with _disk_errors("config.json", run):
+        (run / "config.json").write_text(config.to_json())
+    if progress:
+        print(f"DQN run in {run}\n{config.to_json()}", flush=True)
     checkpoints = Checkpoints(run, agent)
     rng = np.random.default_rng(config.seed)
     step, episode = 0, 0
     if resume:
         saved = checkpoints.restore()
+        # The checkpoint holds the optimizer's learning rate; --learning-rate on resume wins.
+        agent.optimizer.learning_rate = config.learning_rate
         step, episode = saved["step"], saved["episode"]
         rng.bit_generator.state = saved["rng"]
         _load_replay(run, memory, step)
@@ -297,13 +308,13 @@ def train(
     started = time.perf_counter() - log.wall_seconds
     # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane at least.
     warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
-    # Redraw twice a second on a terminal, every half minute into a log file.
+    # Redraw twice a second on a terminal or in a notebook, every half minute into a log file.
     bar = tqdm(
         total=config.steps,
         initial=step,
         unit="step",
         disable=not progress,
-        mininterval=0.5 if os.isatty(2) else 30,
+        mininterval=0.5 if os.isatty(2) or "ipykernel" in sys.modules else 30,
         smoothing=0.1,
     )
     stop = _StopOnSignal()
@@ -382,10 +393,11 @@ def train(
     return agent
 
 
-def _prepare_run(config: DQNConfig, run: Path, resume: bool) -> DQNConfig:
+def _check_run(config: DQNConfig, run: Path, resume: bool) -> None:
     if resume:
         saved = load_config(run)
-        for name in ("game", "network", "num_envs", "buffer_size"):
+        # The checkpoint's optimizer state and replay memory only fit these.
+        for name in ("game", "network", "adam", "num_envs", "buffer_size"):
             if getattr(saved, name) != getattr(config, name):
                 raise RunError(
                     f"cannot resume {run}: it was trained with {name}={getattr(saved, name)!r}, "
@@ -393,9 +405,6 @@ def _prepare_run(config: DQNConfig, run: Path, resume: bool) -> DQNConfig:
                 )
     else:
         _refuse_existing_run(run)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(config.to_json())
-    return config
 
 
 def _refuse_existing_run(run: Path) -> None:
@@ -421,11 +430,16 @@ def _load_replay(run: Path, memory: ReplayMemory, step: int) -> None:
     path = run / "replay.npz"
     if not path.exists():
         return
-    with np.load(path) as saved:
-        if int(saved["step"]) != step:
-            print(f"note: {path} is from step {int(saved['step'])}, not {step}; refilling instead")
-            return
-        memory.load_state_dict(saved)  # array by array: never two copies in memory at once
+    try:
+        with np.load(path) as saved:
+            if int(saved["step"]) != step:
+                print(f"note: {path} is from step {int(saved['step'])}, not {step}; refilling")
+                return
+            memory.load_state_dict(saved)  # array by array: never two copies in memory at once
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        # load_state_dict sets the size last, so a half-read file leaves the memory empty.
+        print(f"note: {path} could not be read ({error}); refilling the replay memory instead")
+        return
     memory.break_lanes()
 
 

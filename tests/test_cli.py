@@ -35,6 +35,8 @@ def test_train_evaluate_and_play_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--run", run, "--resume", "--steps", "600", "--quiet"]) == 0
     assert main(["evaluate", run, "--episodes", "4"]) == 0
     assert "mean +/- std over 4 games" in capsys.readouterr().out
+    assert main(["play", run, "--out", str(tmp_path / "catch.gif")]) == 2
+    assert "play records Atari games" in capsys.readouterr().err
 
 
 def test_play_records_a_gif_and_a_filmstrip(tmp_path):
@@ -67,6 +69,7 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["train", "--run", str(tmp_path / "x"), "--game", "Brekout", "--quiet"]) == 2
     assert "did you mean 'breakout'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # so the retry with the right name is not refused
     with pytest.raises(SystemExit):
         main(["train", "--run", str(tmp_path / "y"), "--steps", "many"])
     run = str(tmp_path / "z")

@@ -54,6 +54,34 @@ def test_resume_refuses_another_game_or_network(tmp_path):
         train(DQNConfig(steps=800, **{**TINY, "game": "Breakout"}), run, resume=True)
 
 
+def test_resume_refuses_another_optimizer_and_takes_a_new_learning_rate(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, adam=True, learning_rate=1e-3, **TINY), run, progress=False)
+    with pytest.raises(RunError, match="adam=True, not False"):
+        train(DQNConfig(steps=800, adam=False, **TINY), run, resume=True, progress=False)
+    # The checkpoint holds the old rate; the one asked for on resume is the one used.
+    config = DQNConfig(steps=800, adam=True, learning_rate=5e-4, **TINY)
+    agent = train(config, run, resume=True, progress=False)
+    assert float(agent.optimizer.learning_rate) == pytest.approx(5e-4)
+
+
+def test_a_run_that_cannot_start_leaves_no_folder_behind(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match="unknown Atari game 'Breakuot'"):
+        train(DQNConfig(steps=400, **{**TINY, "game": "Breakuot"}), run, progress=False)
+    assert not run.exists()
+    train(DQNConfig(steps=400, **TINY), run, progress=False)  # the name is still free
+
+
+def test_an_unreadable_replay_memory_is_refilled(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, **TINY), run, progress=False)
+    (run / "replay.npz").write_bytes(b"not a zip file")
+    train(DQNConfig(steps=800, **TINY), run, resume=True, progress=False)
+    assert "could not be read" in capsys.readouterr().out
+    assert json.loads((run / "progress.json").read_text())["step"] == 800
+
+
 def test_a_checkpoint_of_another_shape_is_refused(tmp_path):
     run = tmp_path / "run"
     train(DQNConfig(steps=400, **TINY), run, progress=False)
@@ -63,6 +91,8 @@ def test_a_checkpoint_of_another_shape_is_refused(tmp_path):
         restore_agent(run)
     with pytest.raises(RunError, match="not a run folder"):
         restore_agent(tmp_path / "nowhere")
+    with pytest.raises(RunError, match=r"no checkpoint at .*step-000250000"):
+        restore_agent(run, run / "milestones" / "step-000250000")
 
 
 def test_an_interrupted_run_saves_where_it_stopped(tmp_path, monkeypatch):
@@ -185,8 +215,9 @@ def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     shipped_games = pretrained.about("Catch")["games"]
 
     run = tmp_path / "continued"
-    with pytest.raises(RunError, match="has game='Catch', not 'Breakout'"):
+    with pytest.raises(ValueError, match="has game='Catch', not 'Breakout'"):
         start_from_pretrained("Catch", run, DQNConfig(game="Breakout"))
+    assert not run.exists()
     assert start_from_pretrained("Catch", run) == 600
     obs = np.random.default_rng(0).integers(0, 255, (4, 4, 10, 10), dtype=np.uint8)
     np.testing.assert_array_equal(
@@ -208,8 +239,17 @@ def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     assert all(float(r["epsilon"]) == 0.05 for r in first_games)
     assert rows[-1]["loss"] != ""
 
-    pretrained.export(run, "python -m rlbook train --from-pretrained Catch ...")
+    pretrained.export(run, ["python -m rlbook train --from-pretrained Catch ...", "... --resume"])
     assert pretrained.about("Catch")["commands"] == [
         "python -m rlbook train --game Catch ...",
         "python -m rlbook train --from-pretrained Catch ...",
+        "... --resume",
     ]
+    assert pretrained.about("Catch")["agent_steps"] == 1200
+
+    # The new run's own settings build its optimizer: here Adam, where the agent had RMSProp.
+    adam = dataclasses.replace(config, steps=1600, adam=True, learning_rate=3e-4)
+    start_from_pretrained("Catch", tmp_path / "adam", adam)
+    agent = train(adam, tmp_path / "adam", resume=True, progress=False)
+    assert type(agent.optimizer).__name__ == "Adam"
+    assert float(agent.optimizer.learning_rate) == pytest.approx(3e-4)
