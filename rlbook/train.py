@@ -134,7 +134,8 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     if not Path(latest + ".index").exists():
         raise RunError(f"no checkpoint at {latest} (a checkpoint is a pair of .index/.data files)")
     try:
-        checkpoint.restore(str(latest)).expect_partial().assert_existing_objects_matched()
+        # read, not restore: a milestone holds the weights alone, without a save counter.
+        checkpoint.read(latest).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
         raise RunError(
             f"the checkpoint {latest} does not fit a {config.game} network: {error}"

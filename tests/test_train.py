@@ -54,6 +54,27 @@ def test_resume_refuses_another_game_or_network(tmp_path):
         train(DQNConfig(steps=800, **{**TINY, "game": "Breakout"}), run, resume=True)
 
 
+def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypatch):
+    from rlbook import pretrained
+
+    monkeypatch.setattr(train_module, "MILESTONE", 200)
+    monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
+    run = tmp_path / "run"
+    final = train(DQNConfig(steps=600, **TINY), run, progress=False)
+    names = sorted(p.stem for p in (run / "milestones").glob("*.index"))
+    assert names == ["step-000000200", "step-000000400", "step-000000600"]
+    obs = np.random.default_rng(0).integers(0, 255, (8, 4, 10, 10), dtype=np.uint8)
+    at_600 = restore_agent(run, run / "milestones" / "step-000000600.index")
+    np.testing.assert_allclose(at_600.q_values(obs), final.q_values(obs), rtol=1e-6)
+    at_400 = restore_agent(run, run / "milestones" / "step-000000400")
+    assert not np.allclose(at_400.q_values(obs), final.q_values(obs))  # it learned since
+    pretrained.export(run, "python -m rlbook train ...", run / "milestones" / "step-000000400")
+    assert pretrained.about("Catch")["agent_steps"] == 400
+    np.testing.assert_allclose(
+        pretrained.load("Catch").q_values(obs), at_400.q_values(obs), rtol=2e-2, atol=2e-2
+    )
+
+
 def test_resume_refuses_another_optimizer_and_takes_a_new_learning_rate(tmp_path):
     run = tmp_path / "run"
     train(DQNConfig(steps=400, adam=True, learning_rate=1e-3, **TINY), run, progress=False)
