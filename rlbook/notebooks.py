@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from rlbook import quick as _quick
+from rlbook.quick import is_quick
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run every notebook (or those named) and print how long each took."""
     names = argv if argv is not None else sys.argv[1:]
     paths = [Path(n) for n in names] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-    quick = _quick.QUICK
+    quick = is_quick()
     for path in paths:
         print(f"running {path.name}{' (quick)' if quick else ''} ...", flush=True)
         print(f"  {path.name}: {run_notebook(path, quick=quick):.0f} s", flush=True)

@@ -88,7 +88,9 @@ def export(
 
     run = Path(run)
     config = load_config(run)
-    if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
+    if checkpoint_path is not None:
+        checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
+    else:  # the checkpoint progress.json names, so weights and step agree
         step = json.loads((run / "progress.json").read_text())["step"]
         checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
     agent = restore_agent(run, checkpoint_path)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import os
 
-QUICK: bool = os.environ.get("RLBOOK_QUICK", "0").strip().lower() not in ("", "0", "false", "no")
+
+def is_quick() -> bool:
+    """Whether ``RLBOOK_QUICK`` asks for quick mode now (``QUICK`` is its value at import)."""
+    return os.environ.get("RLBOOK_QUICK", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+QUICK: bool = is_quick()
 
 
 def pick(full, quick):

@@ -283,12 +283,6 @@ def train(
         n_step=config.n_step,
         discount=config.discount,
     )
-    # Written only now that the game, network and memory are known to work with this config.
-    run.mkdir(parents=True, exist_ok=True)
-    with _disk_errors("config.json", run):
-        (run / "config.json").write_text(config.to_json())
-    if progress:
-        print(f"DQN run in {run}\n{config.to_json()}", flush=True)
     checkpoints = Checkpoints(run, agent)
     rng = np.random.default_rng(config.seed)
     step, episode = 0, 0
@@ -299,6 +293,13 @@ def train(
         step, episode = saved["step"], saved["episode"]
         rng.bit_generator.state = saved["rng"]
         _load_replay(run, memory, step)
+    # Written only once the game, network, memory (and checkpoint) work with this config, so a
+    # command that fails leaves the folder as it was.
+    run.mkdir(parents=True, exist_ok=True)
+    with _disk_errors("config.json", run):
+        (run / "config.json").write_text(config.to_json())
+    if progress:
+        print(f"DQN run in {run}\n{config.to_json()}", flush=True)
     log = EpisodeLog(run, step if resume else None)
     games = GameTracker(config.num_envs)
 

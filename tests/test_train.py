@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rlbook import train as train_module
+from rlbook._keras import tf
 from rlbook.dqn import DQNConfig
 from rlbook.evaluate import evaluate
 from rlbook.train import RunError, restore_agent, train
@@ -63,13 +64,18 @@ def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypa
     final = train(DQNConfig(steps=600, **TINY), run, progress=False)
     names = sorted(p.stem for p in (run / "milestones").glob("*.index"))
     assert names == ["step-000000200", "step-000000400", "step-000000600"]
+    saved = {name for name, _ in tf.train.list_variables(str(run / "milestones" / names[0]))}
+    assert any(n.startswith("online/") for n in saved)
+    assert not any(n.startswith(("target/", "optimizer/")) for n in saved)  # weights alone
     obs = np.random.default_rng(0).integers(0, 255, (8, 4, 10, 10), dtype=np.uint8)
     at_600 = restore_agent(run, run / "milestones" / "step-000000600.index")
     np.testing.assert_allclose(at_600.q_values(obs), final.q_values(obs), rtol=1e-6)
     at_400 = restore_agent(run, run / "milestones" / "step-000000400")
     assert not np.allclose(at_400.q_values(obs), final.q_values(obs))  # it learned since
-    pretrained.export(run, "python -m rlbook train ...", run / "milestones" / "step-000000400")
+    milestone = run / "milestones" / "step-000000400.index"
+    pretrained.export(run, "python -m rlbook train ...", milestone)
     assert pretrained.about("Catch")["agent_steps"] == 400
+    assert pretrained.about("Catch")["checkpoint"] == "step-000000400"
     np.testing.assert_allclose(
         pretrained.load("Catch").q_values(obs), at_400.q_values(obs), rtol=2e-2, atol=2e-2
     )
@@ -94,13 +100,35 @@ def test_a_run_that_cannot_start_leaves_no_folder_behind(tmp_path):
     train(DQNConfig(steps=400, **TINY), run, progress=False)  # the name is still free
 
 
-def test_an_unreadable_replay_memory_is_refilled(tmp_path, capsys):
+def _losses_after(run, step):
+    rows = csv.DictReader((run / "log.csv").open())
+    return [r["loss"] for r in rows if step < int(r["step"]) <= step + TINY["learning_starts"] - 8]
+
+
+@pytest.mark.parametrize("damage", ["not a zip file", "frames but no actions"])
+def test_an_unreadable_replay_memory_is_refilled(tmp_path, capsys, damage):
     run = tmp_path / "run"
     train(DQNConfig(steps=400, **TINY), run, progress=False)
-    (run / "replay.npz").write_bytes(b"not a zip file")
+    if damage == "not a zip file":
+        (run / "replay.npz").write_bytes(b"PK not a zip file")
+    else:  # a file that starts well and breaks off after the first array
+        with np.load(run / "replay.npz") as saved:
+            kept = {k: saved[k] for k in ("step", "head", "size", "frames")}
+        np.savez(run / "replay.npz", **kept)
     train(DQNConfig(steps=800, **TINY), run, resume=True, progress=False)
     assert "could not be read" in capsys.readouterr().out
     assert json.loads((run / "progress.json").read_text())["step"] == 800
+    # The memory starts empty, so the first games after the resume are played without learning.
+    losses = _losses_after(run, 400)
+    assert losses and all(loss == "" for loss in losses)
+
+
+def test_a_resumed_run_learns_at_once_from_its_saved_replay_memory(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, **TINY), run, progress=False)
+    train(DQNConfig(steps=800, **TINY), run, resume=True, progress=False)
+    losses = _losses_after(run, 400)
+    assert losses and all(loss != "" for loss in losses)
 
 
 def test_a_checkpoint_of_another_shape_is_refused(tmp_path):
