@@ -163,8 +163,7 @@ def start_from_pretrained(game: str, run: str | Path, config: DQNConfig | None =
     config = agent.config
     info = pretrained.about(game)
     step, episode = int(info["agent_steps"]), int(info["games"])
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(config.to_json())
+    _write_config(run, config)
     shutil.copy(source / "log.csv", run / "log.csv")
     shutil.copy(source / "about.json", run / "origin.json")  # how the weights came to be
     rng = np.random.default_rng(config.seed + step)
@@ -295,9 +294,7 @@ def train(
         _load_replay(run, memory, step)
     # Written only once the game, network, memory (and checkpoint) work with this config, so a
     # command that fails leaves the folder as it was.
-    run.mkdir(parents=True, exist_ok=True)
-    with _disk_errors("config.json", run):
-        (run / "config.json").write_text(config.to_json())
+    _write_config(run, config)
     if progress:
         print(f"DQN run in {run}\n{config.to_json()}", flush=True)
     log = EpisodeLog(run, step if resume else None)
@@ -407,6 +404,12 @@ def _check_run(config: DQNConfig, run: Path, resume: bool) -> None:
                 )
     else:
         _refuse_existing_run(run)
+
+
+def _write_config(run: Path, config: DQNConfig) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    with _disk_errors("config.json", run):
+        (run / "config.json").write_text(config.to_json())
 
 
 def _refuse_existing_run(run: Path) -> None:
