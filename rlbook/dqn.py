@@ -32,6 +32,8 @@ class DQNConfig:
     discount: float = 0.99  # gamma (paper: 0.99)
     n_step: int = 1  # rewards summed over n steps before bootstrapping (paper: 1; Rainbow: 3)
     learning_rate: float = 0.00025  # step size (paper: 0.00025)
+    learning_rate_end: float = 0.0  # step size after --learning-rate-decay-steps
+    learning_rate_decay_steps: int = 0  # steps of linear decay after warm-up (paper: 0, none)
     rmsprop_decay: float = 0.95  # squared-gradient decay of RMSProp (paper: 0.95)
     rmsprop_epsilon: float = 0.00001  # under the square root (paper: 0.01 for a summed loss)
     adam: bool = False  # use Adam instead of the paper's RMSProp
@@ -61,8 +63,11 @@ class DQNConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.learning_starts < 0:
-            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+        for name in ("learning_starts", "learning_rate_decay_steps", "learning_rate_end"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount must lie in [0, 1], got {self.discount}")
         if self.network not in NETWORKS:
@@ -74,15 +79,23 @@ class DQNConfig:
 
     def epsilon_at(self, step: int) -> float:
         """Exploration rate at agent step ``step``: 1 during warm-up, then a linear decay."""
-        progress = (step - self.learning_starts) / self.epsilon_decay_steps
-        return (
-            float(
-                self.epsilon_start
-                + np.clip(progress, 0.0, 1.0) * (self.epsilon_end - self.epsilon_start)
-            )
-            if step >= self.learning_starts
-            else 1.0
+        if step < self.learning_starts:
+            return 1.0
+        return self._after_warmup(
+            step, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps
         )
+
+    def learning_rate_at(self, step: int) -> float:
+        """Step size at agent step ``step``: constant, or a linear decay after warm-up."""
+        if not self.learning_rate_decay_steps:
+            return self.learning_rate
+        return self._after_warmup(
+            step, self.learning_rate, self.learning_rate_end, self.learning_rate_decay_steps
+        )
+
+    def _after_warmup(self, step: int, start: float, end: float, decay_steps: int) -> float:
+        progress = np.clip((step - self.learning_starts) / decay_steps, 0.0, 1.0)
+        return float(start + progress * (end - start))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -287,8 +287,6 @@ def train(
     step, episode = 0, 0
     if resume:
         saved = checkpoints.restore()
-        # The checkpoint holds the optimizer's learning rate; --learning-rate on resume wins.
-        agent.optimizer.learning_rate = config.learning_rate
         step, episode = saved["step"], saved["episode"]
         rng.bit_generator.state = saved["rng"]
         _load_replay(run, memory, step)
@@ -330,6 +328,9 @@ def train(
             # Learn while the games advance in ale-py's threads; the batch comes from
             # transitions up to the previous step, one step staler than the textbook loop.
             if next_step >= config.learning_starts and len(memory) >= warmed_up:
+                # Set every step: the checkpoint holds the optimizer's rate, and on resume the
+                # schedule of the config asked for wins.
+                agent.optimizer.learning_rate = config.learning_rate_at(step)
                 for _ in range(next_step // config.train_every - step // config.train_every):
                     loss, _ = agent.update(memory.sample(config.batch_size))
                     games.add_loss(loss)

@@ -38,6 +38,33 @@ def test_epsilon_is_one_during_warmup_then_decays_linearly():
     assert cfg.epsilon_at(10**9) == pytest.approx(0.1)
 
 
+def test_learning_rate_is_constant_unless_a_decay_is_asked_for():
+    assert DQNConfig(learning_rate=1e-4).learning_rate_at(10**7) == 1e-4
+    cfg = DQNConfig(
+        learning_starts=100,
+        learning_rate=1e-4,
+        learning_rate_end=2e-5,
+        learning_rate_decay_steps=1000,
+    )
+    assert cfg.learning_rate_at(0) == pytest.approx(1e-4)
+    assert cfg.learning_rate_at(100) == pytest.approx(1e-4)
+    assert cfg.learning_rate_at(600) == pytest.approx(6e-5)
+    assert cfg.learning_rate_at(10**9) == pytest.approx(2e-5)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"learning_rate": 0.0},
+        {"learning_rate_end": -1e-5},
+        {"learning_rate_decay_steps": -1},
+    ],
+)
+def test_config_refuses_a_bad_learning_rate_schedule(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        DQNConfig(**bad)
+
+
 def test_config_defaults_are_the_papers():
     cfg = DQNConfig()
     assert (cfg.batch_size, cfg.discount, cfg.learning_rate) == (32, 0.99, 0.00025)

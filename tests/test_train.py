@@ -92,6 +92,19 @@ def test_resume_refuses_another_optimizer_and_takes_a_new_learning_rate(tmp_path
     assert float(agent.optimizer.learning_rate) == pytest.approx(5e-4)
 
 
+def test_learning_rate_follows_its_schedule_across_a_resume(tmp_path):
+    run = tmp_path / "run"
+    schedule = dict(adam=True, learning_rate=1e-3, learning_rate_end=1e-4)
+    config = DQNConfig(steps=400, learning_rate_decay_steps=400, **schedule, **TINY)
+    agent = train(config, run, progress=False)
+    # The last update happens at step 396, 196 steps into the 400-step decay.
+    assert float(agent.optimizer.learning_rate) == pytest.approx(config.learning_rate_at(396))
+    assert config.learning_rate_at(396) == pytest.approx(1e-3 - 196 / 400 * 9e-4)
+    config = dataclasses.replace(config, steps=800)
+    agent = train(config, run, resume=True, progress=False)
+    assert float(agent.optimizer.learning_rate) == pytest.approx(1e-4)
+
+
 def test_a_run_that_cannot_start_leaves_no_folder_behind(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(ValueError, match="unknown Atari game 'Breakuot'"):
