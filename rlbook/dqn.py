@@ -68,6 +68,10 @@ class DQNConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.learning_rate_end and not self.learning_rate_decay_steps:
+            raise ValueError(
+                "learning_rate_end needs learning_rate_decay_steps, the decay's length"
+            )
         if not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount must lie in [0, 1], got {self.discount}")
         if self.network not in NETWORKS:

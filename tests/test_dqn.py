@@ -58,6 +58,7 @@ def test_learning_rate_is_constant_unless_a_decay_is_asked_for():
         {"learning_rate": 0.0},
         {"learning_rate_end": -1e-5},
         {"learning_rate_decay_steps": -1},
+        {"learning_rate_end": 1e-5},  # without a decay it would go unused
     ],
 )
 def test_config_refuses_a_bad_learning_rate_schedule(bad):
