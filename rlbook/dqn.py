@@ -59,6 +59,7 @@ class DQNConfig:
             "checkpoint_every",
             "epsilon_decay_steps",
             "n_step",
+            "learning_rate",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -66,8 +67,6 @@ class DQNConfig:
         for name in ("learning_starts", "learning_rate_decay_steps", "learning_rate_end"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.learning_rate_end and not self.learning_rate_decay_steps:
             raise ValueError(
                 "learning_rate_end needs learning_rate_decay_steps, the decay's length"

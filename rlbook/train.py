@@ -314,6 +314,7 @@ def train(
         mininterval=0.5 if os.isatty(2) or "ipykernel" in sys.modules else 30,
         smoothing=0.1,
     )
+    learning_rate = None  # the rate last given to the optimizer
     stop = _StopOnSignal()
     try:
         while step < config.steps and not stop.requested:
@@ -328,9 +329,11 @@ def train(
             # Learn while the games advance in ale-py's threads; the batch comes from
             # transitions up to the previous step, one step staler than the textbook loop.
             if next_step >= config.learning_starts and len(memory) >= warmed_up:
-                # Set every step: the checkpoint holds the optimizer's rate, and on resume the
-                # schedule of the config asked for wins.
-                agent.optimizer.learning_rate = config.learning_rate_at(step)
+                # Set whenever the schedule moves, and once on resume, where the config's
+                # schedule wins over the rate the checkpoint holds.
+                rate = config.learning_rate_at(step)
+                if rate != learning_rate:
+                    agent.optimizer.learning_rate = learning_rate = rate
                 for _ in range(next_step // config.train_every - step // config.train_every):
                     loss, _ = agent.update(memory.sample(config.batch_size))
                     games.add_loss(loss)
