@@ -9,8 +9,9 @@ order), the number of agent steps and rlbook's version.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
-import shutil
+import re
 import sys
 from pathlib import Path
 
@@ -81,25 +82,36 @@ def export(
 ) -> Path:
     """Ship the latest (or given) weights of a run as the agent for its game.
 
-    ``commands`` are the command lines that trained the run, one per sitting.
+    ``commands`` are the command lines that trained the run, one per sitting. The shipped
+    config takes its step plan from the last of them that names ``--steps``: a run resumed
+    later with a longer plan has a config.json that no longer describes these weights.
     """
     from rlbook import __version__
     from rlbook.train import load_config, restore_agent
 
     run = Path(run)
+    commands = [commands] if isinstance(commands, str) else list(commands)
     config = load_config(run)
     if checkpoint_path is not None:
         checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
     else:  # the checkpoint progress.json names, so weights and step agree
         step = json.loads((run / "progress.json").read_text())["step"]
         checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
+    step = int(Path(checkpoint_path).name.split("-")[-1])  # ckpt-1410600, step-001250000
+    planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
+    if planned:
+        if planned[-1] < step:
+            raise ValueError(
+                f"the commands train to --steps {planned[-1]}, but {checkpoint_path.name} "
+                f"holds weights at step {step}: name the sitting that trained them"
+            )
+        config = dataclasses.replace(config, steps=planned[-1])
     agent = restore_agent(run, checkpoint_path)
     target = AGENTS / _name(config.game)
     target.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     np.savez_compressed(target / "weights.npz", **weights)
-    shutil.copy(run / "config.json", target / "config.json")
-    step = int(Path(checkpoint_path).name.split("-")[-1])  # ckpt-1410600, step-001250000
+    (target / "config.json").write_text(config.to_json())
     # The log up to the shipped weights, not the games the run played after them.
     with (run / "log.csv").open(newline="") as f:
         reader = csv.DictReader(f)
@@ -112,7 +124,7 @@ def export(
     origin = run / "origin.json"
     earlier = json.loads(origin.read_text())["commands"] if origin.exists() else []
     info = {
-        "commands": [*earlier, *([commands] if isinstance(commands, str) else commands)],
+        "commands": [*earlier, *commands],
         "agent_steps": step,
         "games": len(rows),
         "checkpoint": Path(checkpoint_path).name,

@@ -81,6 +81,25 @@ def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypa
     )
 
 
+def test_export_ships_the_step_plan_of_the_commands_that_trained_the_weights(tmp_path, monkeypatch):
+    from rlbook import pretrained
+
+    monkeypatch.setattr(train_module, "MILESTONE", 200)
+    monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
+    run = tmp_path / "run"
+    train(DQNConfig(steps=600, **TINY), run, progress=False)
+    train(DQNConfig(steps=800, **TINY), run, resume=True, progress=False)  # plan now 800
+    first = "python -m rlbook train --game Catch --steps 600 --run run"
+    pretrained.export(run, first, run / "milestones" / "step-000000400")
+    shipped = DQNConfig.from_json(pretrained.folder("Catch") / "config.json")
+    assert shipped.steps == 600 and json.loads((run / "config.json").read_text())["steps"] == 800
+    assert dataclasses.replace(shipped, steps=800) == DQNConfig(steps=800, **TINY)
+    with pytest.raises(ValueError, match="--steps 600, but ckpt-800 holds weights at step 800"):
+        pretrained.export(run, first)  # the second sitting trained these weights
+    pretrained.export(run, [first, "python -m rlbook train --run run --resume --steps=800"])
+    assert DQNConfig.from_json(pretrained.folder("Catch") / "config.json").steps == 800
+
+
 def test_resume_refuses_another_optimizer_and_takes_a_new_learning_rate(tmp_path):
     run = tmp_path / "run"
     train(DQNConfig(steps=400, adam=True, learning_rate=1e-3, **TINY), run, progress=False)
