@@ -97,7 +97,7 @@ def export(
     else:  # the checkpoint progress.json names, so weights and step agree
         step = json.loads((run / "progress.json").read_text())["step"]
         checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
-    step = int(Path(checkpoint_path).name.split("-")[-1])  # ckpt-1410600, step-001250000
+    step = int(checkpoint_path.name.split("-")[-1])  # ckpt-1410600, step-001250000
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
     if planned:
         if planned[-1] < step:
@@ -127,7 +127,7 @@ def export(
         "commands": [*earlier, *commands],
         "agent_steps": step,
         "games": len(rows),
-        "checkpoint": Path(checkpoint_path).name,
+        "checkpoint": checkpoint_path.name,
         "rlbook": __version__,
         "python": sys.version.split()[0],
     }
