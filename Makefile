@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rlbook-installed
+BOOK_STAMP := $(VENV)/.rlbook-book-installed
 
-.PHONY: chapter test bench install lint clean
+.PHONY: chapter test bench install lint clean book book-test
 
 install: $(STAMP)
 
@@ -13,17 +14,30 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rlbook needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
+	$(PY) -m pip install --quiet -e ".[notebooks,dev,sweep]"
 	touch $(STAMP)
 
 chapter: $(STAMP)
 	$(PY) -m rlbook.notebooks
 
+# The chapter as an HTML book in build/book/ (quick mode: build/book-quick/), from the notebooks
+# as `make chapter` executed them; runs those whose executed copy is missing or out of date.
+book: $(BOOK_STAMP)
+	$(PY) -m rlbook.notebooks --book
+
+# Builds the quick book and opens every page in headless chromium (installed from Debian).
+book-test: $(BOOK_STAMP)
+	RLBOOK_QUICK=1 $(PY) -m pytest tests/book -m browser -q
+
+$(BOOK_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[notebooks,dev,book]"
+	touch $(BOOK_STAMP)
+
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --markdown
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rlbook tests benchmarks

@@ -3,12 +3,17 @@
 1. FrozenLake: seconds for each agent's 2000-episode run (median of 3), the tabular agent's
    episodes per second, and each agent's greedy success rate over 10 seeds (5,000 played
    episodes each) beside the optimum.
-2. DQN on Breakout: steady-state training steps per second (after the warm-up, learning on,
-   epsilon 0.1), median of 3 runs, beside Stable-Baselines3's DQN with the same settings
-   (installed by ``sb3_dqn.py`` in its own virtual environment), and the resident memory of a
-   full 1,000,000-transition replay memory.
+2. DQN on Breakout, on the machine it runs on: the CPU and the features that decide how the
+   update runs (avx2, avx512f, avx512_bf16, amx); every candidate update path's time (median)
+   and the one chosen; the bound the fastest update sets (4 / update seconds, at one update per
+   4 steps); steady-state training steps per second (after the warm-up, learning on, epsilon
+   0.1), median of 3 runs, for DQN and Double DQN, and the fraction of the bound each reaches;
+   Stable-Baselines3's DQN with the same settings (installed by ``sb3_dqn.py`` in its own
+   virtual environment) and the ratio; and the resident memory of a full 1,000,000-transition
+   replay memory. Every figure comes from the same run.
 
-Run one part with ``--only frozenlake`` or ``--only dqn``; ``--no-sb3`` skips the comparison.
+Run one part with ``--only frozenlake`` or ``--only dqn``; ``--no-sb3`` skips the comparison;
+``--markdown`` ends with the DQN figures as a table row for the README (one row per CPU kind).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ def frozenlake(seeds: int = 10, repeats: int = 3) -> None:
         )
 
 
-def dqn_speed(warmup: int, steps: int, seed: int) -> float:
+def dqn_speed(warmup: int, steps: int, seed: int, double: bool = False) -> float:
     """Steps per second of the real training loop, after warm-up, learning on."""
     from rlbook.dqn import DQNConfig
     from rlbook.train import train
@@ -80,6 +85,7 @@ def dqn_speed(warmup: int, steps: int, seed: int) -> float:
             epsilon_start=0.1,
             epsilon_end=0.1,
             checkpoint_every=10**9,
+            double=double,
             seed=seed,
         )
         train(config, Path(run) / "run", progress=False)
@@ -89,64 +95,68 @@ def dqn_speed(warmup: int, steps: int, seed: int) -> float:
     return (s1 - s0) / (t1 - t0)
 
 
-def update_milliseconds(repeats: int = 40) -> float:
-    """Median time of one Nature-DQN update (batch 32) on random frames."""
-    import numpy as np
+def cpu_features() -> str:
+    """The CPU model and, for each feature that decides the update path, whether it has it."""
+    from rlbook import update_path
 
-    from rlbook.dqn import DQNAgent, DQNConfig
-    from rlbook.replay import Batch
-
-    agent = DQNAgent(DQNConfig(), (4, 84, 84), 4)
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 255, (2, 32, 4, 84, 84), dtype=np.uint8)
-    batch = Batch(
-        frames[0],
-        rng.integers(4, size=32).astype(np.int32),
-        np.ones(32, np.float32),
-        frames[1],
-        np.zeros(32, np.float32),
-    )
-    times = [timed(lambda: agent.update(batch)) for _ in range(repeats + 5)][5:]
-    return 1000 * statistics.median(times)
+    flags = update_path.cpu_flags()
+    features = {
+        "avx2": "avx2" in flags,
+        "avx512f": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx": "amx_bf16" in flags or "amx_tile" in flags,
+    }
+    listed = ", ".join(f"{name} {'yes' if have else 'no'}" for name, have in features.items())
+    if update_path.apple_silicon():
+        listed += ", Apple silicon (native bfloat16)"
+    return f"{update_path.cpu_model()} ({listed})"
 
 
-def replay_peak_memory() -> float:
-    """Peak resident GiB of a process that fills a 1,000,000-transition replay memory."""
-    code = """
-import resource, numpy as np
-from rlbook.replay import ReplayMemory
-m = ReplayMemory(1_000_000, num_envs=4, seed=0)
-frames = np.random.default_rng(0).integers(0, 255, (4, 84, 84), dtype=np.uint8)
-a, r, f = np.zeros(4, np.int64), np.zeros(4, np.float32), np.zeros(4, bool)
-for _ in range(250_000):
-    m.add(frames, a, r, f, f, ~f)
-m.sample(32)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+def update_paths(double: bool):
+    """Time every candidate update path (batch 32, Nature network) afresh, and cache the choice.
+
+    The training runs that follow read the cache, so they use the path chosen here.
+    """
+    from rlbook.dqn import DQNConfig, choose_update_path
+
+    return choose_update_path(DQNConfig(double=double), (4, 84, 84), 4, refresh=True, budget=3.0)
 
 
-def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = True) -> None:
+def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = True) -> dict:
+    """Print the DQN speed figures and return them (for the Markdown row)."""
     print("\n== DQN on Breakout: training steps per second (agent steps, 4 frames each) ==")
     print(
         f"   {os.cpu_count()} CPU cores; warm-up {warmup}, then {steps} timed steps at "
         f"epsilon 0.1, one update (batch 32) per 4 steps; median of {repeats}",
         flush=True,
     )
-    update_ms = update_milliseconds()
-    print(
-        f"one update (batch 32): {update_ms:.1f} ms, so at one update per 4 steps no "
-        f"implementation on this CPU passes {4000 / update_ms:.0f} steps/s",
-        flush=True,
-    )
-    runs = [dqn_speed(warmup, steps, seed) for seed in range(repeats)]
-    ours = statistics.median(runs)
-    print(
-        f"rlbook (TensorFlow)      {ours:6.1f} steps/s   runs: "
-        + ", ".join(f"{r:.1f}" for r in runs),
-        flush=True,
-    )
+    figures = {"cpu": cpu_features(), "cores": os.cpu_count()}
+    print(f"CPU: {figures['cpu']}", flush=True)
+    for name, double in (("DQN", False), ("Double DQN", True)):
+        choice = update_paths(double)
+        best = choice.seconds[str(choice.path)]
+        candidates = ", ".join(f"{path} {1000 * s:.1f} ms" for path, s in choice.seconds.items())
+        print(
+            f"{name} update, median of each candidate: {candidates}; chosen {choice.path}; "
+            f"at one update per 4 steps no implementation on this CPU passes "
+            f"{4 / best:.0f} steps/s",
+            flush=True,
+        )
+        runs = [dqn_speed(warmup, steps, seed, double) for seed in range(repeats)]
+        ours = statistics.median(runs)
+        print(
+            f"rlbook {name:10s} (TensorFlow, {choice.path})  {ours:6.1f} steps/s   runs: "
+            + ", ".join(f"{r:.1f}" for r in runs)
+            + f";  {ours / (4 / best):.0%} of the bound",
+            flush=True,
+        )
+        figures[name] = {
+            "path": str(choice.path),
+            "update_ms": {path: 1000 * s for path, s in choice.seconds.items()},
+            "bound": 4 / best,
+            "steps_per_second": ours,
+            "runs": runs,
+        }
     if sb3:
         out = subprocess.run(
             [
@@ -167,10 +177,11 @@ def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = Tru
             theirs = json.loads(out.stdout.strip().splitlines()[-1])
             sps = theirs["steps_per_second_median"]
             print(
-                f"Stable-Baselines3 {theirs['sb3']:6s} {sps:6.1f} steps/s   runs: "
+                f"Stable-Baselines3 {theirs['sb3']:6s} DQN {sps:6.1f} steps/s   runs: "
                 + ", ".join(f"{r:.1f}" for r in theirs["runs"])
             )
-            print(f"ratio rlbook / SB3: {ours / sps:.2f}x")
+            print(f"ratio rlbook DQN / SB3: {figures['DQN']['steps_per_second'] / sps:.2f}x")
+            figures["sb3"] = {"version": theirs["sb3"], "steps_per_second": sps}
         else:
             print("Stable-Baselines3 benchmark failed (see its messages above)")
     gib = replay_peak_memory()
@@ -178,6 +189,45 @@ def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = Tru
         f"\nreplay memory, 1,000,000 transitions, filled: peak resident {gib:.2f} GiB "
         f"({gib * 2**30 / 1e6:,.0f} bytes per transition, with the interpreter)"
     )
+    return figures
+
+
+def markdown(figures: dict) -> str:
+    """The DQN figures as a Markdown table: one row for the CPU this run measured."""
+    dqn, double, sb3 = figures["DQN"], figures["Double DQN"], figures.get("sb3")
+    candidates = ", ".join(f"{path} {ms:.1f}" for path, ms in dqn["update_ms"].items())
+    sb3_cell = f"{sb3['steps_per_second']:.1f} (SB3 {sb3['version']})" if sb3 else "-"
+    ratio = f"{dqn['steps_per_second'] / sb3['steps_per_second']:.2f}x" if sb3 else "-"
+    header = (
+        "| CPU | update path (ms per update, batch 32) | bound | rlbook DQN (of bound) "
+        "| rlbook Double DQN (of bound) | SB3 DQN | ratio |\n|---|---|---|---|---|---|---|"
+    )
+    row = (
+        f"| {figures['cpu']}, {figures['cores']} cores | {dqn['path']} ({candidates}) "
+        f"| {dqn['bound']:.0f} | {dqn['steps_per_second']:.1f} "
+        f"({dqn['steps_per_second'] / dqn['bound']:.0%}) "
+        f"| {double['steps_per_second']:.1f} ({double['steps_per_second'] / double['bound']:.0%}, "
+        f"{double['path']}) "
+        f"| {sb3_cell} | {ratio} |"
+    )
+    return f"{header}\n{row}"
+
+
+def replay_peak_memory() -> float:
+    """Peak resident GiB of a process that fills a 1,000,000-transition replay memory."""
+    code = """
+import resource, numpy as np
+from rlbook.replay import ReplayMemory
+m = ReplayMemory(1_000_000, num_envs=4, seed=0)
+frames = np.random.default_rng(0).integers(0, 255, (4, 84, 84), dtype=np.uint8)
+a, r, f = np.zeros(4, np.int64), np.zeros(4, np.float32), np.zeros(4, bool)
+for _ in range(250_000):
+    m.add(frames, a, r, f, f, ~f)
+m.sample(32)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -185,11 +235,16 @@ def main() -> None:
     parser.add_argument("--only", choices=["frozenlake", "dqn"], help="run one part")
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure [3]")
+    parser.add_argument(
+        "--markdown", action="store_true", help="end with the DQN figures as a Markdown table"
+    )
     args = parser.parse_args()
     if args.only in (None, "frozenlake"):
         frozenlake(repeats=args.repeats)
     if args.only in (None, "dqn"):
-        dqn(repeats=args.repeats, sb3=not args.no_sb3)
+        figures = dqn(repeats=args.repeats, sb3=not args.no_sb3)
+        if args.markdown:
+            print("\n" + markdown(figures))
 
 
 if __name__ == "__main__":

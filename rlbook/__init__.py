@@ -2,7 +2,8 @@
 
 Modules follow the chapter: ``tabular`` and ``qnetwork`` learn FrozenLake, ``planning`` computes
 the optimum they are measured against; ``atari``, ``replay``, ``dqn``, ``train``, ``evaluate``
-and ``record`` make the DQN agent for Atari games; ``charts`` draws and saves the figures.
+and ``record`` make the DQN agent for Atari games, ``runs`` keeps a run's folder; ``sweep``
+and ``stats`` run many seeds and settings and sum them up; ``charts`` draws and saves the figures.
 Submodules load on first use, so ``import rlbook`` stays fast and TensorFlow loads only when a
 module that needs it is touched.
 """
@@ -28,8 +29,12 @@ _SUBMODULES = {
     "quick",
     "record",
     "replay",
+    "runs",
+    "stats",
+    "sweep",
     "tabular",
     "train",
+    "update_path",
 }
 
 

@@ -7,6 +7,7 @@ committed figures; ``RLBOOK_CHARTS`` names another folder explicitly.
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -51,11 +52,15 @@ def chart_dir() -> Path:
     return folder
 
 
-def save_png(name: str, fig: plt.Figure | None = None) -> Path:
-    """Save ``fig`` (default: the current figure) as ``charts/B09124_13_<name>.png``."""
+def save_png(name: str, fig: plt.Figure | None = None, folder: str | Path | None = None) -> Path:
+    """Save ``fig`` (default: the current figure) as ``charts/B09124_13_<name>.png``.
+
+    ``folder`` saves it there instead of ``chart_dir()`` (a sweep keeps its figure beside its
+    results).
+    """
     if not name or any(c in name for c in "/\\. "):
         raise ValueError(f"chart name must be a plain word like 'reward', got {name!r}")
-    path = chart_dir() / f"{BOOK_PREFIX}{name}.png"
+    path = (Path(folder) if folder is not None else chart_dir()) / f"{BOOK_PREFIX}{name}.png"
     (fig or plt.gcf()).savefig(path)
     return path
 
@@ -127,21 +132,37 @@ def plot_policy(q_table: np.ndarray, desc: np.ndarray, title: str = "Greedy poli
 
 
 def plot_success(rates: Mapping[str, Sequence[float]], optimum: float, title=None, ax=None):
-    """Success rate of each agent (one dot per seed, bar at the median) against the optimum."""
-    ax = ax or plt.figure(figsize=(5.2, 3.6)).gca()
+    """Success rate of each agent against the optimum: a dot per seed, a bar at the IQM.
+
+    The whisker is the IQM's 95% stratified-bootstrap interval (``rlbook.stats``), drawn for
+    agents measured over more than one seed.
+    """
+    from rlbook import stats
+
+    ax = ax or plt.figure(figsize=(5.6, 3.8)).gca()
     for i, values in enumerate(rates.values()):
         values = np.atleast_1d(np.asarray(values, dtype=float))
-        ax.bar(i, np.median(values), color=f"C{i}", alpha=0.6, width=0.6)
+        summary = stats.summarize(values)
+        ax.bar(i, summary.iqm, color=f"C{i}", alpha=0.6, width=0.6)
         jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
-        ax.scatter(i + np.asarray(jitter), values, color=f"C{i}", s=14, zorder=3)
-        ax.text(i, np.median(values) + 0.02, f"{np.median(values):.2f}", ha="center")
+        ax.scatter(i + np.asarray(jitter), values, color=f"C{i}", s=12, zorder=3, alpha=0.8)
+        label = f"{summary.iqm:.3f}"
+        if len(values) > 1:
+            error = [[summary.iqm - summary.iqm_low], [summary.iqm_high - summary.iqm]]
+            ax.errorbar(i + 0.22, summary.iqm, yerr=error, color="k", capsize=3, lw=1, zorder=4)
+            label += f"\n[{summary.iqm_low:.3f}, {summary.iqm_high:.3f}]"
+        ax.text(i, 0.03, label, ha="center", va="bottom", fontsize=8)
     ax.axhline(optimum, color="k", ls="--", lw=1)
     ax.text(-0.45, optimum + 0.015, f"optimum {optimum:.3f}", ha="left", va="bottom")
-    ax.set_xticks(range(len(rates)), list(rates))
+    seeds = [len(np.atleast_1d(v)) for v in rates.values()]
+    labels = [
+        f"{name}\n({n} seeds)" if n > 1 else name for name, n in zip(rates, seeds, strict=True)
+    ]
+    ax.set_xticks(range(len(rates)), labels)
     ax.set(
         ylabel="success rate (fraction of episodes)",
         ylim=(0, 1),
-        title=title or "Greedy policy success rate",
+        title=title or "Greedy policy success rate (IQM, 95% interval)",
     )
     ax.grid(axis="x", visible=False)
     return ax
@@ -176,3 +197,204 @@ def _thousands(value: float, _position) -> str:
     if abs(value) >= 1e6:
         return f"{value / 1e6:g}M"
     return f"{value / 1e3:g}k" if abs(value) >= 1e3 else f"{value:g}"
+
+
+def plot_score(
+    log: Mapping[str, np.ndarray],
+    window: int = 100,
+    references: Mapping[str, float] | None = None,
+    title: str = "Score per game",
+    ax=None,
+):
+    """Game score of a DQN run against agent steps, its ``window``-game mean, and reference levels.
+
+    ``references`` maps a label to a score drawn as a dashed line (``{"random": -0.6}``).
+    """
+    ax = ax or plt.figure().gca()
+    steps, scores = np.asarray(log["step"]), np.asarray(log["score"], dtype=float)
+    ax.plot(steps, scores, ".", ms=2, alpha=0.15, color="C0", label="one game")
+    ax.plot(steps, moving_average(scores, window), color="C0", label=f"{window}-game mean")
+    for i, (label, level) in enumerate((references or {}).items()):
+        ax.axhline(level, color=f"C{i + 1}", ls="--", lw=1)
+        ax.text(steps[-1] if len(steps) else 0, level, f" {label}", va="center", ha="left")
+    ax.set(xlabel="agent steps", ylabel="game score", title=title)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return ax
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a CSV file as dicts, with numbers as floats and empty cells as ``None``."""
+
+    def value(text: str):
+        if text == "":
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    with Path(path).open(newline="") as f:
+        return [{key: value(text) for key, text in row.items()} for row in csv.DictReader(f)]
+
+
+def _protocol_rows(milestones: Sequence[Mapping], run: str) -> list[Mapping]:
+    """A run's scores on the DQN paper's protocol (epsilon 0.05) over the 30 seed-1 games."""
+    rows = [
+        r
+        for r in milestones
+        if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05 and r["games"] == 30
+    ]
+    return sorted(rows, key=lambda r: r["agent_steps"])
+
+
+def plot_milestones(
+    milestones: Sequence[Mapping],
+    references: Sequence[Mapping],
+    runs: Sequence[str],
+    title: str = "Breakout: rlbook's runs (one seed each) beside the published curves",
+    ax=None,
+):
+    """Score against agent steps for each recipe (its ``runs`` joined), beside the references.
+
+    rlbook's points are 30 games at each milestone under the DQN paper's protocol (epsilon
+    0.05), one training seed per run, with a band of one standard error; the references are
+    drawn as their sources measured them (CleanRL's training games at epsilon 0.01 over 3 seeds,
+    its agents and the DQN paper under the protocol).
+    """
+    ax = ax or plt.figure(figsize=(9, 5)).gca()
+    by_recipe: dict[str, list[Mapping]] = {}
+    for run in runs:
+        rows = _protocol_rows(milestones, run)
+        if not rows:
+            raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
+        by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
+    for i, (recipe, rows) in enumerate(by_recipe.items()):
+        steps = np.array([r["agent_steps"] for r in rows])
+        mean = np.array([r["mean"] for r in rows])
+        error = np.array([r["std"] for r in rows]) / np.sqrt([r["games"] for r in rows])
+        ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=f"C{i}", label=recipe)
+        ax.fill_between(steps, mean - error, mean + error, color=f"C{i}", alpha=0.15, lw=0)
+    curves: dict[str, list[Mapping]] = {}
+    for row in references:
+        if row["agent_steps"]:
+            curves.setdefault(f"{row['source']} ({row['measure']})", []).append(row)
+    styles = iter([("k", "--", "s"), ("0.45", ":", "^"), ("k", "", "x"), ("firebrick", "", "*")])
+    for label, rows in curves.items():
+        rows = sorted(rows, key=lambda r: r["agent_steps"])
+        color, line, marker = next(styles)
+        epsilon = rows[0]["epsilon"]
+        ax.plot(
+            [r["agent_steps"] for r in rows],
+            [r["score"] for r in rows],
+            color=color,
+            ls=line or "none",
+            marker=marker,
+            ms=8 if marker == "*" else 5,
+            label=f"{label}, epsilon {epsilon:g}",
+        )
+    ax.set(xlabel="agent steps (4 frames each)", ylabel="game score (mean per game)", title=title)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    return ax
+
+
+def plot_ablation(
+    milestones: Sequence[Mapping],
+    runs: Sequence[str],
+    steps: Sequence[int] = (250_000, 500_000),
+    title: str = "Which changes made the book's agent learn",
+    ax=None,
+):
+    """Protocol score of each run at each of ``steps``, as bars with the game-to-game spread."""
+    ax = ax or plt.figure(figsize=(8, 4)).gca()
+    height = 0.8 / len(steps)
+    labels = []
+    for i, run in enumerate(runs):
+        rows = {r["agent_steps"]: r for r in _protocol_rows(milestones, run)}
+        labels.append(f"{rows[max(rows)]['recipe']}\n({run})" if rows else run)
+        for j, step in enumerate(steps):
+            if step not in rows:
+                raise ValueError(f"run {run!r} has no milestone at {step:,} steps")
+            row = rows[step]
+            y = i + (j - (len(steps) - 1) / 2) * height
+            label = f"{_thousands(step, None)} steps" if i == 0 else None
+            ax.barh(
+                y,
+                row["mean"],
+                height,
+                xerr=row["std"],
+                color=f"C{j}",
+                alpha=0.8,
+                label=label,
+                error_kw={"lw": 0.8, "alpha": 0.6},
+            )
+            ax.text(row["mean"] + row["std"], y, f" {row['mean']:g}", va="center", fontsize=7)
+    ax.set_yticks(range(len(runs)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="game score (30 games, protocol; bar: mean, line: one std)", title=title)
+    ax.grid(axis="y", visible=False)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_speed(rows: Sequence[Mapping], title: str = "DQN training speed on Breakout", ax=None):
+    """Steps per second of each implementation on each machine: bar at the median, dot per run."""
+    ax = ax or plt.figure(figsize=(7, 3.2)).gca()
+    machines = list(dict.fromkeys(r["machine"] for r in rows))
+    implementations = list(dict.fromkeys(r["implementation"] for r in rows))
+    height = 0.8 / len(implementations)
+    labels = []
+    for i, machine in enumerate(machines):
+        medians = {}
+        for j, name in enumerate(implementations):
+            values = [
+                r["steps_per_second"]
+                for r in rows
+                if r["machine"] == machine and r["implementation"] == name
+            ]
+            medians[name] = float(np.median(values))
+            y = i + (j - (len(implementations) - 1) / 2) * height
+            label = name if i == 0 else None
+            ax.barh(y, medians[name], height, color=f"C{j}", alpha=0.7, label=label)
+            ax.scatter(values, [y] * len(values), color=f"C{j}", s=10, zorder=3)
+            ax.text(max(values), y, f"  {medians[name]:.1f}", va="center", fontsize=8)
+        first, *others = implementations
+        ratios = ", ".join(f"{medians[first] / medians[o]:.2f}x" for o in others)
+        labels.append(f"{machine}\n(ratio {ratios})")
+    ax.set_yticks(range(len(machines)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="agent steps per second (learning on, 2 CPU cores)", title=title)
+    ax.set_xlim(0, max(r["steps_per_second"] for r in rows) * 1.15)
+    ax.grid(axis="y", visible=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    return ax
+
+
+def plot_sweep(
+    summary: Sequence[Mapping],
+    xlabel: str = "agent steps",
+    ylabel: str = "score (IQM)",
+    title: str = "Sweep",
+    ax=None,
+):
+    """Score against steps of each setting of a sweep: its IQM, and the 95% interval as a band.
+
+    ``summary`` holds rows with ``setting``, ``step``, ``runs``, ``iqm``, ``iqm_low`` and
+    ``iqm_high`` (``rlbook.sweep``'s summary.csv).
+    """
+    ax = ax or plt.figure(figsize=(7, 4)).gca()
+    settings = list(dict.fromkeys(row["setting"] for row in summary))
+    for i, setting in enumerate(settings):
+        rows = sorted((r for r in summary if r["setting"] == setting), key=lambda r: r["step"])
+        steps = np.array([r["step"] for r in rows], dtype=float)
+        middle = np.array([r["iqm"] for r in rows], dtype=float)
+        low = np.array([r["iqm_low"] for r in rows], dtype=float)
+        high = np.array([r["iqm_high"] for r in rows], dtype=float)
+        runs = max(int(r["runs"]) for r in rows)
+        ax.plot(steps, middle, "o-", ms=3, lw=1.4, color=f"C{i}", label=f"{setting} ({runs} runs)")
+        ax.fill_between(steps, low, high, color=f"C{i}", alpha=0.2, lw=0)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.legend(frameon=False, fontsize=8, title="IQM, 95% interval", title_fontsize=8)
+    return ax

@@ -1,4 +1,4 @@
-"""The command line: ``python -m rlbook train | evaluate | play | games``.
+"""The command line: ``python -m rlbook train | evaluate | play | sweep | games``.
 
 Every field of ``DQNConfig`` is a flag of ``train`` (``--buffer-size 100000``, ``--double``),
 with the comment beside the field in ``dqn.py`` as its help text.
@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from rlbook import sweep
 from rlbook.dqn import DQNConfig
 
 
@@ -84,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--max-steps", type=int, default=27_000, help="cut the game after this")
 
     commands.add_parser("games", help="list the Atari games ale-py knows")
+    sweep.add_parser(commands)
     return parser
 
 
 def _load(args):
     from rlbook import pretrained
-    from rlbook.train import restore_agent
+    from rlbook.runs import restore_agent
 
     if args.pretrained:
         return pretrained.load(args.pretrained)
@@ -106,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(roms.get_all_rom_ids()))
         return 0
 
-    from rlbook.train import RunError, load_config
+    from rlbook.runs import RunError, RunFolder
 
     try:
         if args.command == "train":
             from rlbook import pretrained
-            from rlbook.train import start_from_pretrained, train
+            from rlbook.train import train
 
             if args.from_pretrained and args.resume:
                 raise RunError("--from-pretrained starts a new run; it cannot go with --resume")
@@ -120,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.from_pretrained:
                 base = DQNConfig.from_json(pretrained.folder(args.from_pretrained) / "config.json")
             else:
-                base = load_config(args.run) if args.resume else DQNConfig()
+                # A resume may be on another machine: its update path is chosen afresh there.
+                saved = RunFolder(args.run).load_config() if args.resume else None
+                base = saved.for_another_machine() if saved else DQNConfig()
             # Built (and so checked) before anything is written to the run folder.
             config = dataclasses.replace(base, **given)
             if args.from_pretrained:
-                start_from_pretrained(args.from_pretrained, args.run, config)
+                pretrained.start_from_pretrained(args.from_pretrained, args.run, config)
             resume = args.resume or bool(args.from_pretrained)
             train(config, args.run, resume=resume, progress=not args.quiet)
         elif args.command == "evaluate":
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             game = (
                 agent.config.game
                 if agent
-                else load_config(args.run).game
+                else RunFolder(args.run).load_config().game
                 if args.run
                 else (args.pretrained or "Breakout")
             )
@@ -142,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                 agent, game, episodes=args.episodes, epsilon=args.epsilon, seed=args.seed
             )
             print(summary(scores, game))
+        elif args.command == "sweep":
+            return sweep.main(args)
         elif args.command == "play":
             from rlbook.record import play_and_record
 

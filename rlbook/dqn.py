@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rlbook import update_path
 from rlbook._keras import keras, tf
 from rlbook.replay import Batch
+from rlbook.update_path import COMPILES, PRECISIONS
 
 
 @dataclass
@@ -46,7 +49,10 @@ class DQNConfig:
     epsilon_end: float = 0.1  # exploration after the decay (paper: 0.1)
     epsilon_decay_steps: int = 1_000_000  # steps of linear decay after warm-up (paper: 1M)
     checkpoint_every: int = 100_000  # agent steps between checkpoints
+    milestone_every: int = 250_000  # agent steps between weights kept for good, to score later
     seed: int = 0
+    compile: str = "auto"  # update compilation: "xla", "graph" or "auto" (time both, keep faster)
+    precision: str = "auto"  # "float32", "bfloat16" (mixed) or "auto" (tries bfloat16 where native)
 
     def __post_init__(self) -> None:
         positive = (
@@ -57,6 +63,7 @@ class DQNConfig:
             "train_every",
             "target_update",
             "checkpoint_every",
+            "milestone_every",
             "epsilon_decay_steps",
             "n_step",
             "learning_rate",
@@ -79,6 +86,11 @@ class DQNConfig:
             raise ValueError(
                 f"buffer_size ({self.buffer_size}) must be a multiple of num_envs ({self.num_envs})"
             )
+        for name, accepted in (("compile", COMPILES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in (*accepted, "auto"):
+                raise ValueError(
+                    f"unknown {name} {getattr(self, name)!r}; choose one of {[*accepted, 'auto']}"
+                )
 
     def epsilon_at(self, step: int) -> float:
         """Exploration rate at agent step ``step``: 1 during warm-up, then a linear decay."""
@@ -103,6 +115,18 @@ class DQNConfig:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
+    def for_acting(self) -> DQNConfig:
+        """These settings for an agent that only acts: no update path left to time."""
+        return dataclasses.replace(
+            self,
+            compile="graph" if self.compile == "auto" else self.compile,
+            precision="float32" if self.precision == "auto" else self.precision,
+        )
+
+    def for_another_machine(self) -> DQNConfig:
+        """These settings with the update path to be chosen afresh where they are used."""
+        return dataclasses.replace(self, compile="auto", precision="auto")
+
     @classmethod
     def from_json(cls, path: str | Path) -> DQNConfig:
         fields = json.loads(Path(path).read_text())
@@ -113,39 +137,55 @@ class DQNConfig:
         return cls(**fields)
 
 
-def nature_cnn(n_actions: int) -> list[keras.layers.Layer]:
-    """The conv net of Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 dense."""
+def nature_cnn(n_actions: int, dtype: str = "float32") -> list[keras.layers.Layer]:
+    """The conv net of Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 dense.
+
+    ``dtype`` is the Keras dtype policy of every layer but the output, which stays float32.
+    """
     return [
-        keras.layers.Conv2D(32, 8, strides=4, activation="relu"),
-        keras.layers.Conv2D(64, 4, strides=2, activation="relu"),
-        keras.layers.Conv2D(64, 3, strides=1, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(512, activation="relu"),
-        keras.layers.Dense(n_actions, name="q_values"),
+        keras.layers.Conv2D(32, 8, strides=4, activation="relu", dtype=dtype),
+        keras.layers.Conv2D(64, 4, strides=2, activation="relu", dtype=dtype),
+        keras.layers.Conv2D(64, 3, strides=1, activation="relu", dtype=dtype),
+        keras.layers.Flatten(dtype=dtype),
+        keras.layers.Dense(512, activation="relu", dtype=dtype),
+        keras.layers.Dense(n_actions, name="q_values", dtype="float32"),
     ]
 
 
-def small_cnn(n_actions: int) -> list[keras.layers.Layer]:
+def small_cnn(n_actions: int, dtype: str = "float32") -> list[keras.layers.Layer]:
     """A small conv net for tiny pixel games such as Catch."""
     return [
-        keras.layers.Conv2D(16, 3, strides=1, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(n_actions, name="q_values"),
+        keras.layers.Conv2D(16, 3, strides=1, activation="relu", dtype=dtype),
+        keras.layers.Flatten(dtype=dtype),
+        keras.layers.Dense(64, activation="relu", dtype=dtype),
+        keras.layers.Dense(n_actions, name="q_values", dtype="float32"),
     ]
 
 
 NETWORKS = {"nature": nature_cnn, "small": small_cnn}
+# Mixed bfloat16 computes in bfloat16 but keeps float32 weights, so checkpoints are float32
+# whichever precision trained them, and the Q-values (and so the loss) come out in float32.
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
-def build_network(kind: str, obs_shape: tuple[int, int, int], n_actions: int, seed: int = 0):
+def build_network(
+    kind: str,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    seed: int = 0,
+    precision: str = "float32",
+):
     """A Q-network taking uint8 frame stacks ``[stack, H, W]`` and scaling them inside.
 
     Frames stay uint8 all the way into the model, so the replay memory and the host-to-device
-    copy move a quarter of the bytes that float inputs would.
+    copy move a quarter of the bytes that float inputs would. ``precision`` is "float32" or
+    "bfloat16" (mixed: float32 weights and Q-values, bfloat16 arithmetic in between).
     """
     if kind == "nature" and min(obs_shape[1:]) < 36:
         raise ValueError(f"the nature network needs frames of at least 36x36, got {obs_shape[1:]}")
+    if precision not in DTYPE_POLICIES:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {sorted(DTYPE_POLICIES)}")
+    dtype = DTYPE_POLICIES[precision]
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [
@@ -153,8 +193,8 @@ def build_network(kind: str, obs_shape: tuple[int, int, int], n_actions: int, se
             # Stacks arrive channels-first from the environment; TensorFlow's CPU convolutions
             # want channels last.
             keras.layers.Permute((2, 3, 1)),
-            keras.layers.Rescaling(1.0 / 255.0),
-            *NETWORKS[kind](n_actions),
+            keras.layers.Rescaling(1.0 / 255.0, dtype=dtype),
+            *NETWORKS[kind](n_actions, dtype),
         ],
         name=f"dqn_{kind}",
     )
@@ -185,12 +225,22 @@ class DQNAgent:
     """Online and target networks, an optimizer, and two compiled functions: act and update."""
 
     def __init__(self, config: DQNConfig, obs_shape: tuple[int, int, int], n_actions: int):
+        """Build the networks and the update on the path the config names, timing "auto" first.
+
+        ``self.config`` is ``config`` with "auto" resolved to the compilation and precision
+        chosen, so a run's saved config says how it was trained.
+        """
+        if "auto" in (config.compile, config.precision):
+            chosen = choose_update_path(config, obs_shape, n_actions).path
+            config = dataclasses.replace(config, compile=chosen.compile, precision=chosen.precision)
         self.config = config
         self.obs_shape, self.n_actions = tuple(obs_shape), n_actions
         # An n-step return already holds n discounted rewards; the bootstrap comes n steps on.
         self.bootstrap_discount = config.discount**config.n_step
-        self.online = build_network(config.network, self.obs_shape, n_actions, config.seed)
-        self.target = build_network(config.network, self.obs_shape, n_actions, config.seed)
+        self.online, self.target = (
+            build_network(config.network, self.obs_shape, n_actions, config.seed, config.precision)
+            for _ in range(2)
+        )
         self.sync_target()
         if config.adam:
             self.optimizer = keras.optimizers.Adam(
@@ -210,10 +260,11 @@ class DQNAgent:
         self.optimizer.build(self.online.trainable_variables)
         frames = tf.TensorSpec([None, *self.obs_shape], tf.uint8)
         self._q_values = tf.function(self._q_values_fn, input_signature=[frames], jit_compile=True)
-        # XLA fuses the update's ops; on a 2-core CPU it is about a third faster than plain graphs.
+        # XLA fuses the update's ops, which pays on some CPUs and not on others: the config says
+        # which, and "auto" has timed both (see update_path.py).
         self._update = tf.function(
             self._update_fn,
-            jit_compile=True,
+            jit_compile=config.compile == "xla",
             input_signature=[
                 frames,
                 tf.TensorSpec([None], tf.int32),
@@ -272,3 +323,68 @@ class DQNAgent:
             loss = tf.reduce_mean(huber_loss(tf.stop_gradient(targets) - q))
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, tf.reduce_mean(q)
+
+
+def choose_update_path(
+    config: DQNConfig,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    cache_file: Path | None = None,
+    refresh: bool = False,
+    budget: float = 1.0,
+) -> update_path.Choice:
+    """The fastest update path for this config on this machine, timed or from the cache.
+
+    ``cache_file`` defaults to the user's (``update_path.default_cache_file()``); ``refresh``
+    times every candidate again, each for about ``budget`` seconds.
+    """
+    options = update_path.candidates(config.compile, config.precision)
+    if len(options) == 1 and not refresh:
+        return update_path.Choice(options[0], {}, cached=True)
+    key = update_path.cache_key(config.network, tuple(obs_shape), config.batch_size, config.double)
+    rounds = 3
+    runners: dict[update_path.UpdatePath, Callable[[], object]] = {}
+
+    def time_update(path: update_path.UpdatePath) -> float:
+        if path not in runners:  # built and compiled once, then timed in each round
+            runners[path] = update_runner(config, obs_shape, n_actions, path)
+        return update_path.median_seconds(runners[path], budget / rounds, warmup=0)
+
+    return update_path.choose(
+        options,
+        time_update,
+        key,
+        cache_file or update_path.default_cache_file(),
+        refresh,
+        rounds,
+    )
+
+
+def update_runner(
+    config: DQNConfig,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    path: update_path.UpdatePath,
+) -> Callable[[], object]:
+    """A function that runs one update of ``config``'s agent on ``path``, on random frames.
+
+    Its agent is built and its update compiled (by two warm-up calls) before it is returned.
+    """
+    agent = DQNAgent(
+        dataclasses.replace(config, compile=path.compile, precision=path.precision),
+        obs_shape,
+        n_actions,
+    )
+    size = config.batch_size
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, size, *obs_shape), dtype=np.uint8)
+    batch = Batch(
+        frames[0],
+        rng.integers(n_actions, size=size, dtype=np.int32),
+        rng.standard_normal(size).astype(np.float32),
+        frames[1],
+        (rng.random(size) < 0.1).astype(np.float32),
+    )
+    for _ in range(2):
+        agent.update(batch)
+    return lambda: agent.update(batch)

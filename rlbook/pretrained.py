@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def load(game: str = "Breakout", config=None):
 
     path = folder(game)
     shipped = DQNConfig.from_json(path / "config.json")
-    config = config or shipped
+    config = config or shipped.for_acting()
     for name in ("game", "network"):
         if getattr(config, name) != getattr(shipped, name):
             raise ValueError(
@@ -87,15 +88,15 @@ def export(
     later with a longer plan has a config.json that no longer describes these weights.
     """
     from rlbook import __version__
-    from rlbook.train import load_config, restore_agent
+    from rlbook.runs import RunFolder, restore_agent
 
     run = Path(run)
     commands = [commands] if isinstance(commands, str) else list(commands)
-    config = load_config(run)
+    config = RunFolder(run).load_config()
     if checkpoint_path is not None:
         checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
     else:  # the checkpoint progress.json names, so weights and step agree
-        step = json.loads((run / "progress.json").read_text())["step"]
+        step = RunFolder(run).read_progress()["step"]
         checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
     step = int(checkpoint_path.name.split("-")[-1])  # ckpt-1410600, step-001250000
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
@@ -111,7 +112,8 @@ def export(
     target.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     np.savez_compressed(target / "weights.npz", **weights)
-    (target / "config.json").write_text(config.to_json())
+    # The shipped agent goes to other machines: each chooses its own update path.
+    (target / "config.json").write_text(config.for_another_machine().to_json())
     # The log up to the shipped weights, not the games the run played after them.
     with (run / "log.csv").open(newline="") as f:
         reader = csv.DictReader(f)
@@ -128,8 +130,37 @@ def export(
         "agent_steps": step,
         "games": len(rows),
         "checkpoint": checkpoint_path.name,
+        "update_path": f"{config.compile}/{config.precision}",
         "rlbook": __version__,
         "python": sys.version.split()[0],
     }
     (target / "about.json").write_text(json.dumps(info, indent=2))
     return target
+
+
+def start_from_pretrained(game: str, run: str | Path, config=None) -> int:
+    """Make ``run`` a run that continues the agent rlbook ships for ``game``; returns its step.
+
+    The shipped weights become the online and target networks, and the shipped config (or
+    ``config``, for the same game and network) and log carry on, so the step count, exploration
+    schedule and learning curve go on where the shipped agent stopped. What a shipped agent does
+    not hold starts afresh: the optimizer's state and the replay memory, which the agent refills
+    with its own policy before learning resumes. This is how a run survives the loss of its
+    folder.
+    """
+    from rlbook.runs import Checkpoints, RunFolder, progress_record
+
+    target = RunFolder(run)
+    target.refuse_existing()
+    source = folder(game)
+    agent = load(game, config)  # the run's config builds the optimizer
+    info = about(game)
+    step, episode = int(info["agent_steps"]), int(info["games"])
+    with target.locked():
+        target.refuse_existing()
+        target.write_config(agent.config)
+        shutil.copy(source / "log.csv", target.log)
+        shutil.copy(source / "about.json", target.origin)  # how the weights came to be
+        rng = np.random.default_rng(agent.config.seed + step)
+        Checkpoints(target, agent).save(step, progress_record(episode, rng))
+    return step

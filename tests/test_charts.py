@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import matplotlib
 import numpy as np
 import pytest
@@ -24,3 +26,62 @@ def test_save_png_refuses_a_path_as_name(tmp_path, monkeypatch):
 def test_moving_average_is_the_trailing_mean():
     np.testing.assert_allclose(charts.moving_average([2, 4, 6, 8], window=2), [2, 3, 5, 7])
     np.testing.assert_allclose(charts.moving_average([1, 1, 1], window=20), [1, 1, 1])
+
+
+DATA = Path(__file__).resolve().parents[1] / "notebooks" / "data"
+
+
+def test_read_rows_turns_numbers_into_floats_and_blanks_into_none(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("run,agent_steps,std\nbreakout-a,250000,\n")
+    assert charts.read_rows(path) == [{"run": "breakout-a", "agent_steps": 250000.0, "std": None}]
+
+
+def test_every_milestone_row_names_how_it_was_measured():
+    rows = charts.read_rows(DATA / "breakout_milestones.csv")
+    assert {r["eval_seed"] for r in rows} >= {1, 2, 3, 4, 5, 6}
+    for row in rows:
+        assert row["games"] in (30, 100) and row["epsilon"] in (0.01, 0.05), row
+        assert row["agent_steps"] % 250_000 == 0 and row["recipe"], row
+    seed1 = [r for r in rows if r["run"] == "breakout-lrdecay" and r["eval_seed"] == 1]
+    assert [r["mean"] for r in seed1 if r["agent_steps"] == 5_000_000 and r["epsilon"] == 0.05] == [
+        192.3
+    ]  # the shipped agent, as the README's table gives it
+
+
+def test_milestone_figure_draws_one_line_per_recipe_and_each_reference(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
+    milestones = charts.read_rows(DATA / "breakout_milestones.csv")
+    references = charts.read_rows(DATA / "breakout_references.csv")
+    runs = ["breakout-a", "breakout-a2", "breakout-lrdecay"]  # a and a2: one recipe
+    ax = charts.plot_milestones(milestones, references, runs=runs)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels.count("four changes") == 1
+    assert sum("CleanRL" in label for label in labels) == 3
+    assert any("DQN paper" in label for label in labels)
+    four = ax.get_lines()[labels.index("four changes")]
+    assert list(four.get_xdata()) == [250_000, 500_000, 750_000, 1_000_000]
+    with pytest.raises(ValueError, match="breakout-nope"):
+        charts.plot_milestones(milestones, references, runs=["breakout-nope"])
+    assert charts.save_png("experiments_scores").exists()
+
+
+def test_ablation_and_speed_figures_draw_a_bar_per_value():
+    milestones = charts.read_rows(DATA / "breakout_milestones.csv")
+    ax = charts.plot_ablation(milestones, runs=["breakout-book", "breakout-eps-adam"])
+    widths = sorted(round(bar.get_width(), 1) for bar in ax.patches)
+    assert widths == [0.8, 1.1, 1.1, 10.2]  # 250k and 500k steps of each run
+    with pytest.raises(ValueError, match="no milestone at 750,000"):
+        charts.plot_ablation(milestones, runs=["breakout-eps"], steps=(750_000,))
+    speed = charts.read_rows(DATA / "breakout_speed.csv")
+    ax = charts.plot_speed(speed)
+    assert sorted(round(bar.get_width(), 1) for bar in ax.patches) == [92.4, 129.7, 138.5, 260.2]
+
+
+def test_plot_score_draws_the_mean_and_the_reference_levels():
+    log = {"step": np.arange(1, 201) * 9, "score": np.r_[-np.ones(100), np.ones(100)]}
+    ax = charts.plot_score(log, window=10, references={"perfect": 1.0, "random": -0.6})
+    mean = ax.get_lines()[1].get_ydata()
+    assert mean[0] == -1 and mean[-1] == 1
+    levels = [line.get_ydata()[0] for line in ax.get_lines()[2:]]
+    assert levels == [1.0, -0.6]

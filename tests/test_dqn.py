@@ -1,3 +1,6 @@
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -167,3 +170,17 @@ def test_update_bootstraps_n_steps_on_with_the_discount_to_the_n(n_step, bootstr
     # Q(s, 0) = 0 and max Q(s') = 2: the TD error is 2 * bootstrap, inside Huber's quadratic part.
     assert q == 0.0
     assert loss == pytest.approx(0.5 * (2 * bootstrap) ** 2)
+
+
+def test_a_config_saved_before_the_update_path_fields_loads_with_auto(tmp_path):
+    fields = dataclasses.asdict(DQNConfig(game="Catch", seed=3))
+    del fields["compile"], fields["precision"]
+    (tmp_path / "config.json").write_text(json.dumps(fields))
+    config = DQNConfig.from_json(tmp_path / "config.json")
+    assert (config.compile, config.precision, config.seed) == ("auto", "auto", 3)
+
+
+def test_the_agents_resolved_config_round_trips_through_json(tmp_path):
+    agent = _agent_with_known_q([0.0, 0.0, 0.0], compile="graph", precision="float32")
+    (tmp_path / "config.json").write_text(agent.config.to_json())
+    assert DQNConfig.from_json(tmp_path / "config.json") == agent.config

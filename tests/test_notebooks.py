@@ -1,9 +1,12 @@
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from rlbook.notebooks import NOTEBOOK_DIR, run_notebook
+from rlbook import notebooks
+from rlbook.notebooks import NOTEBOOK_DIR, run_notebook, widgets_as_text
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
@@ -24,9 +27,90 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, tmp_path, monkeypatch):
 
 
 def test_notebooks_are_stored_without_outputs():
-    import nbformat
-
     for path in NOTEBOOKS:
         nb = nbformat.read(Path(path), as_version=4)
         dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.outputs]
         assert not dirty, f"{path.name} has outputs in cells {dirty}"
+
+
+def test_executed_copy_keeps_outputs_and_leaves_the_notebook_clean(tmp_path):
+    source = tmp_path / "tiny.ipynb"
+    cells = [
+        new_markdown_cell("# Tiny"),
+        new_code_cell("import os\nprint(os.environ['RLBOOK_QUICK'])"),
+    ]
+    nbformat.write(new_notebook(cells=cells), source)
+    before = source.read_bytes()
+    copy = tmp_path / "executed" / "tiny.ipynb"
+    run_notebook(source, quick=True, save_to=copy)
+    assert source.read_bytes() == before
+    executed = nbformat.read(copy, as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "1\n"  # the quick switch reached the kernel
+    assert (tmp_path / "executed" / "tiny.kernel.log").exists()  # the kernel's stderr, not ours
+
+
+def test_kernel_runs_with_tensorflow_logging_quiet(tmp_path):
+    source = tmp_path / "env.ipynb"
+    code = "import os\nprint(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"
+    nbformat.write(new_notebook(cells=[new_code_cell(code)]), source)
+    copy = tmp_path / "env-run.ipynb"
+    run_notebook(source, save_to=copy)
+    assert nbformat.read(copy, as_version=4).cells[0].outputs[0]["text"] == "3\n"
+
+
+def _progress_bar_notebook() -> nbformat.NotebookNode:
+    """A notebook holding one tqdm.notebook bar, as nbclient stores it (widget view and state)."""
+    state = {
+        "box": {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]},
+        },
+        "a": {"state": {"_model_name": "HTMLModel", "value": "training: 100%"}},
+        "b": {"state": {"_model_name": "FloatProgressModel", "value": 3.0, "max": 4.0}},
+        "c": {"state": {"_model_name": "HTMLModel", "value": " 600/600 [00:05&lt;00:00]"}},
+    }
+    output = new_output(
+        "display_data",
+        data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "box", "version_major": 2},
+            "text/plain": "  0%|          | 0/600",
+        },
+    )
+    nb = new_notebook(cells=[new_code_cell("train()", outputs=[output])])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    return nb
+
+
+def test_widgets_become_the_text_of_their_last_state():
+    nb = widgets_as_text(_progress_bar_notebook())
+    data = nb.cells[0].outputs[0]["data"]
+    assert list(data) == ["text/plain"]
+    assert data["text/plain"] == "training: 100%|" + "█" * 15 + " " * 5 + "| 600/600 [00:05<00:00]"
+    assert "widgets" not in nb.metadata  # nothing left for a page to load JavaScript for
+
+
+def test_chapter_run_is_emptied_each_time_and_refuses_paths(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebooks, "BUILD_DIR", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run = notebooks.chapter_run("chapter-catch")
+    assert run.resolve() == tmp_path / "runs-quick" / "chapter-catch"  # tests run quick
+    run.mkdir()
+    (run / "log.csv").write_text("old run")
+    again = notebooks.chapter_run("chapter-catch")
+    assert again == run and not again.exists()
+    with pytest.raises(ValueError, match="plain word"):
+        notebooks.chapter_run("../elsewhere")
+
+
+def test_stale_copies_are_the_missing_and_the_older(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebooks, "BUILD_DIR", tmp_path / "build")
+    source = tmp_path / "a.ipynb"
+    source.write_text("{}")
+    assert notebooks.stale(source, quick=True)
+    copy = notebooks.executed_dir(quick=True) / "a.ipynb"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("{}")
+    os.utime(copy, (source.stat().st_mtime + 10,) * 2)
+    assert not notebooks.stale(source, quick=True)
+    os.utime(source, (copy.stat().st_mtime + 10,) * 2)
+    assert notebooks.stale(source, quick=True)

@@ -36,7 +36,8 @@ def test_export_ships_float16_weights_and_the_log_up_to_them(tmp_path, monkeypat
     import csv
 
     from rlbook.dqn import DQNConfig
-    from rlbook.train import restore_agent, train
+    from rlbook.runs import restore_agent
+    from rlbook.train import train
 
     run = tmp_path / "run"
     config = DQNConfig(

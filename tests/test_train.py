@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from rlbook import runs
 from rlbook import train as train_module
 from rlbook._keras import tf
 from rlbook.dqn import DQNConfig
 from rlbook.evaluate import evaluate
-from rlbook.train import RunError, restore_agent, train
+from rlbook.runs import RunError, restore_agent
+from rlbook.train import train
 
 TINY = dict(
     game="Catch",
@@ -58,10 +60,9 @@ def test_resume_refuses_another_game_or_network(tmp_path):
 def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypatch):
     from rlbook import pretrained
 
-    monkeypatch.setattr(train_module, "MILESTONE", 200)
     monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
     run = tmp_path / "run"
-    final = train(DQNConfig(steps=600, **TINY), run, progress=False)
+    final = train(DQNConfig(steps=600, milestone_every=200, **TINY), run, progress=False)
     names = sorted(p.stem for p in (run / "milestones").glob("*.index"))
     assert names == ["step-000000200", "step-000000400", "step-000000600"]
     saved = {name for name, _ in tf.train.list_variables(str(run / "milestones" / names[0]))}
@@ -84,16 +85,16 @@ def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypa
 def test_export_ships_the_step_plan_of_the_commands_that_trained_the_weights(tmp_path, monkeypatch):
     from rlbook import pretrained
 
-    monkeypatch.setattr(train_module, "MILESTONE", 200)
     monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
     run = tmp_path / "run"
-    train(DQNConfig(steps=600, **TINY), run, progress=False)
-    train(DQNConfig(steps=800, **TINY), run, resume=True, progress=False)  # plan now 800
+    tiny = {**TINY, "milestone_every": 200}
+    train(DQNConfig(steps=600, **tiny), run, progress=False)
+    train(DQNConfig(steps=800, **tiny), run, resume=True, progress=False)  # plan now 800
     first = "python -m rlbook train --game Catch --steps 600 --run run"
     pretrained.export(run, first, run / "milestones" / "step-000000400")
     shipped = DQNConfig.from_json(pretrained.folder("Catch") / "config.json")
     assert shipped.steps == 600 and json.loads((run / "config.json").read_text())["steps"] == 800
-    assert dataclasses.replace(shipped, steps=800) == DQNConfig(steps=800, **TINY)
+    assert dataclasses.replace(shipped, steps=800) == DQNConfig(steps=800, **tiny)
     with pytest.raises(ValueError, match="--steps 600, but ckpt-800 holds weights at step 800"):
         pretrained.export(run, first)  # the second sitting trained these weights
     pretrained.export(run, [first, "python -m rlbook train --run run --resume --steps=800"])
@@ -204,13 +205,13 @@ def test_log_has_real_scores_and_learning_figures(tmp_path):
     run = tmp_path / "run"
     train(DQNConfig(steps=800, epsilon_decay_steps=300, **TINY), run, progress=False)
     rows = list(csv.DictReader((run / "log.csv").open()))
-    assert set(rows[0]) == set(train_module.LOG_FIELDS)
+    assert set(rows[0]) == set(runs.LOG_FIELDS)
     assert {float(r["score"]) for r in rows} <= {-1.0, 1.0}
     late = rows[-1]
     assert late["loss"] != "" and late["avg_max_q"] != "" and float(late["epsilon"]) < 1.0
     assert any((run / "tensorboard").iterdir())
-    log = train_module.read_log(run / "log.csv")
-    assert list(log) == train_module.LOG_FIELDS and len(log["score"]) == len(rows)
+    log = runs.read_log(run / "log.csv")
+    assert list(log) == runs.LOG_FIELDS and len(log["score"]) == len(rows)
     assert np.isnan(log["loss"][0]) == (rows[0]["loss"] == "")
 
 
@@ -286,7 +287,7 @@ def test_resume_survives_a_kill_while_a_newer_checkpoint_was_written(tmp_path):
 
 def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     from rlbook import pretrained
-    from rlbook.train import start_from_pretrained
+    from rlbook.pretrained import start_from_pretrained
 
     monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
     config = DQNConfig(steps=600, epsilon_decay_steps=300, epsilon_end=0.05, **TINY)

@@ -1,0 +1,216 @@
+"""Choosing the fastest way to run the DQN update on this machine.
+
+The same update can run as one XLA program or as a plain TensorFlow graph, in float32 or in mixed
+bfloat16, and which is fastest depends on the processor: XLA won by a third on a 2-core AMD EPYC
+with AVX-512, while on an Intel Xeon with AMX plain graphs were 8-20% faster and bfloat16 a
+further 20-30%. So rlbook times the candidates on random frames, keeps the fastest, and remembers
+the timings in the user's cache folder, keyed by everything that could change the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlbook._keras import tf
+
+COMPILES = ("xla", "graph")
+PRECISIONS = ("float32", "bfloat16")
+# CPU flags that decide which path wins; the model name alone can hide them (a cloud VM may
+# report a bare "AMD EPYC" for a Zen 3 without AVX-512 and a Zen 4 with it).
+RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@dataclass(frozen=True)
+class UpdatePath:
+    """One way to run the update: how it is compiled and in which precision it computes."""
+
+    compile: str  # "xla" or "graph"
+    precision: str  # "float32" or "bfloat16" (mixed: float32 weights, output and loss)
+
+    def __str__(self) -> str:
+        return f"{self.compile}/{self.precision}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen path, the median seconds of one update on each candidate, and their source."""
+
+    path: UpdatePath
+    seconds: dict[str, float]  # by str(path)
+    cached: bool  # True when no candidate had to be timed
+
+
+def cpu_model() -> str:
+    """The processor's name, as the operating system reports it."""
+    info = _cpuinfo()
+    if "model name" in info:
+        return info["model name"]
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def apple_silicon() -> bool:
+    """Whether this is an Apple M-series machine, whose cores compute bfloat16 natively."""
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
+
+
+def native_bfloat16(flags: Iterable[str] | None = None) -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX512-BF16, AMX, or Apple silicon).
+
+    Elsewhere bfloat16 is emulated and only slower (a Nature-DQN update took 7x as long as in
+    float32 as a plain graph on a Zen 3 EPYC), so "auto" does not time it there.
+    """
+    flags = cpu_flags() if flags is None else set(flags)
+    return apple_silicon() or any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def cpu_description() -> str:
+    """The CPU model and the features that matter to the update, e.g. ``AMD EPYC [avx2]``."""
+    flags = cpu_flags()
+    present = [flag for flag in RELEVANT_FLAGS if flag in flags]
+    if apple_silicon():
+        present.append("apple-silicon")
+    return f"{cpu_model()} [{' '.join(present) or 'none of ' + ', '.join(RELEVANT_FLAGS)}]"
+
+
+def candidates(compile: str = "auto", precision: str = "auto") -> list[UpdatePath]:
+    """The paths worth timing: every compilation and, where bfloat16 is native, both precisions.
+
+    A value other than ``"auto"`` fixes that half of the choice.
+    """
+    if compile not in (*COMPILES, "auto"):
+        raise ValueError(f"unknown compile {compile!r}; choose one of {[*COMPILES, 'auto']}")
+    if precision not in (*PRECISIONS, "auto"):
+        raise ValueError(f"unknown precision {precision!r}; choose one of {[*PRECISIONS, 'auto']}")
+    compiles = COMPILES if compile == "auto" else (compile,)
+    if precision != "auto":
+        precisions = (precision,)
+    else:
+        precisions = PRECISIONS if native_bfloat16() else ("float32",)
+    return [UpdatePath(c, p) for c in compiles for p in precisions]
+
+
+def cache_key(network: str, obs_shape: tuple[int, ...], batch_size: int, double: bool) -> str:
+    """What the timings depend on: processor, cores, TensorFlow, network, frames, batch, target."""
+    gpus = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+    machine = " + ".join(gpus) if gpus else f"{cpu_description()} x{_cores()}"
+    frames = "x".join(map(str, obs_shape))
+    target = "double" if double else "dqn"
+    return f"{machine} | TF {tf.__version__} | {network} {frames} | batch {batch_size} | {target}"
+
+
+def default_cache_file() -> Path:
+    """``$XDG_CACHE_HOME/rlbook/update_paths.json``, by default under ``~/.cache``."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "rlbook" / "update_paths.json"
+
+
+def choose(
+    options: list[UpdatePath],
+    time_update: Callable[[UpdatePath], float],
+    key: str,
+    cache_file: Path | None,
+    refresh: bool = False,
+    rounds: int = 3,
+) -> Choice:
+    """The fastest of ``options``, by ``time_update`` (seconds per update) of each.
+
+    Each path is timed ``rounds`` times, taking turns, and keeps the median: on a machine shared
+    with other work the load drifts, and timing one path after the other would hand the quieter
+    moment to one of them. Timings already in ``cache_file`` under ``key`` are reused unless
+    ``refresh``; new ones are added to it. ``cache_file=None`` keeps nothing.
+    """
+    if not options:
+        raise ValueError("no update paths to choose from")
+    if rounds < 1:
+        raise ValueError(f"rounds must be positive, got {rounds}")
+    cache = _read_cache(cache_file)
+    seconds = {} if refresh else dict(cache.get(key, {}))
+    missing = [path for path in options if str(path) not in seconds]
+    samples: dict[UpdatePath, list[float]] = {path: [] for path in missing}
+    for _ in range(rounds if missing else 0):
+        for path in missing:
+            samples[path].append(float(time_update(path)))
+    seconds.update({str(path): statistics.median(times) for path, times in samples.items()})
+    if missing and cache_file is not None:
+        cache[key] = seconds
+        _write_cache(cache_file, cache)
+    best = min(options, key=lambda path: seconds[str(path)])
+    return Choice(best, {str(path): seconds[str(path)] for path in options}, cached=not missing)
+
+
+def median_seconds(
+    run: Callable[[], object], budget: float = 1.0, warmup: int = 2, most: int = 200
+) -> float:
+    """Median wall time of ``run()`` over about ``budget`` seconds, after ``warmup`` calls.
+
+    The warm-up calls trace and compile; at least 5 calls are timed, at most ``most``.
+    """
+    for _ in range(warmup):
+        run()
+    times: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(times) < 5 or (time.perf_counter() < deadline and len(times) < most):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo; empty where there is none."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        name, _, value = line.partition(":")
+        info.setdefault(name.strip(), value.strip())
+    return info
+
+
+def _read_cache(cache_file: Path | None) -> dict[str, dict[str, float]]:
+    if cache_file is None:
+        return {}
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        return {}  # absent or damaged: a cache, so time again rather than fail
+    return cache if isinstance(cache, dict) else {}
+
+
+def _write_cache(cache_file: Path, cache: dict[str, dict[str, float]]) -> None:
+    # Written beside and renamed, so a reader never sees half a file; an unwritable cache
+    # folder costs only the timing next time, so it is not an error.
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(cache, indent=2, sort_keys=True))
+        partial.replace(cache_file)
+    except OSError:
+        pass

@@ -1,0 +1,234 @@
+"""The run folder against what users do to runs: signals, a second process, kills, full disks,
+damaged files, and folders written by an earlier rlbook."""
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlbook.cli import main
+from rlbook.dqn import DQNConfig
+from rlbook.runs import RunError, RunFolder, read_log, restore_agent
+from rlbook.train import train
+
+TESTS = Path(__file__).resolve().parent
+TINY = dict(
+    game="Catch",
+    network="small",
+    num_envs=4,
+    buffer_size=2000,
+    learning_starts=200,
+    checkpoint_every=400,
+)
+TINY_FLAGS = [
+    *("--game", "Catch", "--network", "small", "--buffer-size", "2000"),
+    *("--learning-starts", "200", "--quiet"),
+]
+
+
+def _start_training(run: Path, *flags: str, ignore_sigint: bool = False) -> subprocess.Popen:
+    """``python -m rlbook train`` in a child process; ``ignore_sigint`` starts it as a shell
+    starts a background job (``cmd &``), with SIGINT ignored."""
+
+    def background():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    command = [sys.executable, "-m", "rlbook", "train", "--run", str(run), *TINY_FLAGS, *flags]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=background if ignore_sigint else None,
+    )
+
+
+def _wait_for_checkpoint(run: Path, process: subprocess.Popen, timeout: float = 180) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"training ended early: {process.communicate()}")
+        step = RunFolder(run).last_complete_step()
+        if step:
+            return step
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("no checkpoint within the time allowed")
+
+
+@pytest.mark.parametrize(
+    "signum, background",
+    [(signal.SIGINT, True), (signal.SIGTERM, True), (signal.SIGINT, False)],
+    ids=["sigint-background", "sigterm-background", "sigint-foreground"],
+)
+def test_a_signal_saves_and_stops_the_run_within_seconds(tmp_path, signum, background):
+    run = tmp_path / "run"
+    process = _start_training(
+        run, "--steps", "10000000", "--checkpoint-every", "400", ignore_sigint=background
+    )
+    _wait_for_checkpoint(run, process)
+    process.send_signal(signum)
+    sent = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert time.monotonic() - sent < 20
+    step = json.loads((run / "progress.json").read_text())["step"]
+    assert 400 <= step < 10_000_000
+    with np.load(run / "replay.npz") as saved:
+        assert int(saved["step"]) == step  # the memory was saved with the final checkpoint
+    assert "stopping after this step" not in err  # --quiet says nothing
+    assert "Traceback" not in err
+
+
+def test_a_second_process_is_refused_and_a_killed_one_leaves_a_resumable_run(tmp_path):
+    run = tmp_path / "run"
+    # Checkpoints and milestones every few steps, so the kill below lands among writes.
+    flags = ["--steps", "10000000", "--checkpoint-every", "40", "--milestone-every", "80"]
+    process = _start_training(run, *flags)
+    _wait_for_checkpoint(run, process)
+    with pytest.raises(RunError, match=rf"is being trained by process {process.pid} on "):
+        train(DQNConfig(steps=20_000_000, **TINY), run, resume=True, progress=False)
+    time.sleep(1.5)
+    process.kill()  # SIGKILL: no handler runs, nothing is saved on the way out
+    process.communicate()
+    last = RunFolder(run).last_complete_step()
+    assert last and last % 40 == 0
+
+    # The lock died with its process, and the resume starts from the last complete state.
+    config = DQNConfig(steps=last + 200, **{**TINY, "checkpoint_every": 40})
+    train(config, run, resume=True, progress=False)
+    assert RunFolder(run).last_complete_step() == last + 200
+    log = read_log(run / "log.csv")
+    assert np.all(np.diff(log["step"]) >= 0)
+    assert np.array_equal(log["episode"], np.arange(1, len(log["episode"]) + 1))
+    for index in sorted((run / "milestones").glob("*.index"))[-2:]:
+        restore_agent(run, index)  # every milestone that looks whole is whole
+
+
+def test_files_a_hard_kill_leaves_half_written_are_never_read(tmp_path):
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, milestone_every=200, **TINY), run, progress=False)
+    # What a kill in the middle of each write leaves behind:
+    (run / "checkpoints" / "ckpt-800.index").write_bytes(b"\0" * 10)  # a newer checkpoint
+    (run / "progress.json.tmp").write_text('{"step": 8')  # the marker being replaced
+    (run / "replay.tmp.npz").write_bytes(b"PK\3\4 cut")  # the replay memory being saved
+    partial = run / "milestones" / ".partial"
+    partial.mkdir(exist_ok=True)
+    (partial / "step-000000600.data-00000-of-00001").write_bytes(b"\0" * 10)  # a milestone
+    with (run / "log.csv").open("a") as f:
+        f.write("412,9,1.0,1.0,1")  # a game's row cut short
+
+    log = read_log(run / "log.csv")
+    assert log["step"][-1] <= 400  # the cut row is left out
+    with pytest.raises(RunError, match=r"no checkpoint at .*step-000000600"):
+        restore_agent(run, run / "milestones" / "step-000000600")
+    train(DQNConfig(steps=800, milestone_every=200, **TINY), run, resume=True, progress=False)
+    assert RunFolder(run).last_complete_step() == 800
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert all(None not in row.values() for row in rows)  # the cut row went with the resume
+    assert [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
+    restore_agent(run, run / "milestones" / "step-000000600")  # written whole this time
+    assert not partial.exists()
+
+
+def test_a_full_disk_is_named_and_the_last_checkpoint_kept(tmp_path):
+    """The scenario runs in its own mount namespace on a small tmpfs, so the test needs no
+    clean-up if it fails half-way, and root (CI) or user namespaces (a laptop) both do."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    prefix = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    script = f"mount -t tmpfs -o size=8m tmpfs {disk} && {sys.executable} _full_disk.py {disk}"
+    done = subprocess.run(
+        ["unshare", *prefix, "--mount", "sh", "-c", script],
+        cwd=TESTS,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout.endswith("ok\n"), done.stdout + done.stderr
+    assert "the replay memory was not saved (the disk holding" in done.stdout
+
+
+@pytest.fixture
+def finished_run(tmp_path) -> Path:
+    run = tmp_path / "run"
+    train(DQNConfig(steps=400, **TINY), run, progress=False)
+    return run
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_damaged_run_folder_gets_a_one_line_error_naming_the_file(finished_run, capsys):
+    run = finished_run
+    resume = ["train", "--run", str(run), "--resume", "--steps", "800", "--quiet"]
+
+    lines = (run / "log.csv").read_text().splitlines(keepends=True)
+    (run / "log.csv").write_text("".join([*lines[:2], lines[2][:7] + "\n", *lines[3:]]))
+    assert f"{run / 'log.csv'}, line 3, is damaged" in _one_line_error(capsys, resume)
+    (run / "log.csv").write_text("".join(lines))
+
+    progress = (run / "progress.json").read_text()
+    (run / "progress.json").write_text(progress.replace('"step": 400', '"step": 360'))
+    err = _one_line_error(capsys, resume)
+    assert f"{run / 'progress.json'} names step 360, but" in err and "ckpt-360 is missing" in err
+    (run / "progress.json").write_text("{not json")
+    assert f"{run / 'progress.json'} is damaged" in _one_line_error(capsys, resume)
+    (run / "progress.json").write_text(progress)
+
+    config = (run / "config.json").read_text()
+    (run / "config.json").write_text(config[: len(config) // 2])
+    assert f"{run / 'config.json'} is not valid JSON" in _one_line_error(capsys, resume)
+    err = _one_line_error(capsys, ["evaluate", str(run), "--episodes", "2"])
+    assert f"{run / 'config.json'} is not valid JSON" in err
+    (run / "config.json").write_text(config)
+    assert main(resume) == 0  # mended, it resumes
+
+
+def test_command_line_errors_are_one_line_without_tensorflow_logs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "rlbook", "evaluate", str(tmp_path / "missing-folder")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"error: {tmp_path / 'missing-folder'} is not a run folder: "
+        f"{tmp_path / 'missing-folder' / 'config.json'} is missing\n"
+    )
+    assert done.stdout == ""
+
+
+def test_a_run_folder_written_by_an_earlier_rlbook_resumes(tmp_path):
+    """``fixtures/old-run-catch`` was written by rlbook before the run folder had a module of
+    its own (``fixtures/make_old_run.py``); its config.json lacks the fields added since."""
+    run = tmp_path / "old-run"
+    shutil.copytree(TESTS / "fixtures" / "old-run-catch", run)
+    saved = json.loads((run / "config.json").read_text())
+    assert "milestone_every" not in saved
+    old = restore_agent(run)
+    milestone = restore_agent(run, run / "milestones" / "step-000000400")
+    obs = np.random.default_rng(0).integers(0, 255, (8, 4, 10, 10), dtype=np.uint8)
+    np.testing.assert_allclose(milestone.q_values(obs), old.q_values(obs), rtol=1e-6)
+
+    config = DQNConfig.from_json(run / "config.json")
+    agent = train(dataclasses.replace(config, steps=800), run, resume=True, progress=False)
+    assert RunFolder(run).last_complete_step() == 800
+    assert not np.allclose(agent.q_values(obs), old.q_values(obs))  # it learned on
+    log = read_log(run / "log.csv")
+    assert log["step"][0] <= 400 < log["step"][-1]  # the old rows kept, new ones after
+    assert np.array_equal(log["episode"], np.arange(1, len(log["episode"]) + 1))
