@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny import TINY
 
 from rlbook.cli import main
 from rlbook.dqn import DQNConfig
@@ -21,14 +22,6 @@ from rlbook.runs import RunError, RunFolder, read_log, restore_agent
 from rlbook.train import train
 
 TESTS = Path(__file__).resolve().parent
-TINY = dict(
-    game="Catch",
-    network="small",
-    num_envs=4,
-    buffer_size=2000,
-    learning_starts=200,
-    checkpoint_every=400,
-)
 TINY_FLAGS = [
     *("--game", "Catch", "--network", "small", "--buffer-size", "2000"),
     *("--learning-starts", "200", "--quiet"),

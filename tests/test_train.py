@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from tiny import TINY
 
 from rlbook import runs
 from rlbook import train as train_module
@@ -12,15 +13,6 @@ from rlbook.dqn import DQNConfig
 from rlbook.evaluate import evaluate
 from rlbook.runs import RunError, restore_agent
 from rlbook.train import train
-
-TINY = dict(
-    game="Catch",
-    network="small",
-    num_envs=4,
-    buffer_size=2000,
-    learning_starts=200,
-    checkpoint_every=400,
-)
 
 
 def test_checkpoint_round_trip_gives_the_same_q_values(tmp_path):
