@@ -95,6 +95,9 @@ def run_notebook(
     )
     # The quick switch reaches rlbook.quick in the kernel through its environment.
     env = {**os.environ, **QUIET_KERNEL, "RLBOOK_QUICK": "1" if quick else "0"}
+    # Figures show in the cell's output, whatever backend the caller's environment names (a
+    # test's MPLBACKEND=Agg would leave the executed copy, and so the book, without images).
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     save_to = Path(save_to) if save_to is not None else None
     log_dir = save_to.parent if save_to else Path(tempfile.gettempdir())
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,19 @@ def test_the_chapter_has_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_in_quick_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    run_notebook(path, quick=True, timeout=600)
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as a script's caller might: the kernel overrides it
+    copy = tmp_path / "executed" / path.name
+    run_notebook(path, quick=True, timeout=600, save_to=copy)
     saved = sorted(p.name for p in tmp_path.glob("B09124_13_*.png"))
     assert saved, "the notebook saved no figure"
     assert os.environ["RLBOOK_QUICK"] == "1"
+    shown = [
+        output
+        for cell in nbformat.read(copy, as_version=4).cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(shown) >= len(saved), "figures were saved but not shown in the executed copy"
 
 
 def test_notebooks_are_stored_without_outputs():

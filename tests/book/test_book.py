@@ -45,7 +45,7 @@ PAGES_WITH_MATH = {"01_frozenlake.html", "02_breakout.html"}  # each has the Bel
 @pytest.fixture(scope="module")
 def book() -> Path:
     """The quick book, built now (notebooks run only where their executed copy is stale)."""
-    env = {**os.environ, "RLBOOK_QUICK": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "RLBOOK_QUICK": "1"}
     subprocess.run([sys.executable, "-m", "rlbook.notebooks", "--book"], check=True, env=env)
     return book_dir(quick=True)
 
