@@ -91,13 +91,14 @@ def export(
     from rlbook.runs import RunFolder, restore_agent
 
     run = Path(run)
+    source = RunFolder(run)
     commands = [commands] if isinstance(commands, str) else list(commands)
-    config = RunFolder(run).load_config()
+    config = source.load_config()
     if checkpoint_path is not None:
         checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
     else:  # the checkpoint progress.json names, so weights and step agree
-        step = RunFolder(run).read_progress()["step"]
-        checkpoint_path = run / "checkpoints" / f"ckpt-{step}"
+        step = source.read_progress()["step"]
+        checkpoint_path = source.checkpoints / f"ckpt-{step}"
     step = int(checkpoint_path.name.split("-")[-1])  # ckpt-1410600, step-001250000
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
     if planned:

@@ -148,32 +148,38 @@ class RunFolder:
     def milestone(self, step: int) -> Path:
         return self.milestones / f"step-{step:09d}"
 
-    @contextlib.contextmanager
     def locked(self):
-        """Hold the folder's lock while a run writes to it; a second ``train`` is refused.
+        """Hold the folder's lock while a run writes to it; a second ``train`` is refused."""
+        return holding_lock(self.lock_file, "trained")
 
-        ``flock`` locks die with their process, so a run killed hard leaves no lock that
-        blocks its resume.
-        """
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise RunError(
-                    f"{self.path} is being trained by {holder}; stop it first, or use another --run"
-                ) from None
+
+@contextlib.contextmanager
+def holding_lock(lock_file: Path, doing: str):
+    """Hold ``lock_file`` (``flock``); if another process has it, refuse and name that process.
+
+    ``flock`` locks die with their process, so a process killed hard leaves no lock that blocks
+    the next one.
+    """
+    folder = lock_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             handle.seek(0)
-            handle.truncate()
-            handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
-            handle.flush()
-            try:
-                yield
-            finally:
-                handle.truncate(0)
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            holder = handle.read().strip() or "another process"
+            raise RunError(
+                f"{folder} is being {doing} by {holder}; stop it first, or use another --run"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- writing files whole -----------------------------------------------------------------------

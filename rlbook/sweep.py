@@ -38,11 +38,9 @@ a cluster, the sweep folder must be on a file system that every node sees.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import difflib
-import fcntl
 import importlib
 import io
 import itertools
@@ -624,21 +622,11 @@ def _complete(spec: SweepSpec, trial: Trial, folder: Path) -> bool:
     return set(spec.score_steps(trial)) <= set(scores)
 
 
-@contextlib.contextmanager
 def _locked(folder: Path):
     """Hold the sweep folder's lock, so that two processes never run one sweep at once."""
-    from rlbook.runs import RunError
+    from rlbook.runs import holding_lock
 
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "sweep.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"{folder} is being run by another process; stop it first") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return holding_lock(folder / "sweep.lock", "run")
 
 
 def _import_ray():
