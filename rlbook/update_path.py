@@ -103,7 +103,8 @@ def candidates(compile: str = "auto", precision: str = "auto") -> list[UpdatePat
 
 
 def cache_key(network: str, obs_shape: tuple[int, ...], batch_size: int, double: bool) -> str:
-    """What the timings depend on: processor, cores, TensorFlow, network, frames, batch, target."""
+    """What the timings depend on: processor, cores, TensorFlow (and whether it runs oneDNN's
+    kernels), network, frames, batch, target."""
     gpus = [
         tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
         for gpu in tf.config.list_physical_devices("GPU")
@@ -111,7 +112,20 @@ def cache_key(network: str, obs_shape: tuple[int, ...], batch_size: int, double:
     machine = " + ".join(gpus) if gpus else f"{cpu_description()} x{_cores()}"
     frames = "x".join(map(str, obs_shape))
     target = "double" if double else "dqn"
-    return f"{machine} | TF {tf.__version__} | {network} {frames} | batch {batch_size} | {target}"
+    onednn = " oneDNN" if onednn_on() else ""
+    return (
+        f"{machine} | TF {tf.__version__}{onednn} | {network} {frames} | batch {batch_size} "
+        f"| {target}"
+    )
+
+
+def onednn_on() -> bool:
+    """Whether TensorFlow's graphs run on oneDNN's kernels (rlbook asks for them on x86)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without this probe: go by the setting
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def default_cache_file() -> Path:

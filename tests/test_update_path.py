@@ -1,4 +1,8 @@
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -79,6 +83,29 @@ def test_cache_key_names_what_the_timings_depend_on():
     assert "nature 4x84x84" in key and "batch 32" in key and "double" in key
     assert key != update_path.cache_key("nature", (4, 84, 84), 32, double=False)
     assert key != update_path.cache_key("nature", (4, 84, 84), 64, double=True)
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN's switch is for x86"
+)
+def test_onednn_is_on_on_x86_unless_the_reader_turned_it_off():
+    """rlbook asks for oneDNN's kernels wherever TensorFlow would leave them off, and a reader's
+    TF_ENABLE_ONEDNN_OPTS wins; the cache key tells the two apart, as their timings differ."""
+    probe = (
+        "from rlbook import update_path as u; "
+        "print(u.onednn_on(), u.cache_key('nature', (4, 84, 84), 32, False))"
+    )
+    seen = {}
+    for setting in (None, "0"):
+        env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+        if setting is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = setting
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        seen[setting] = out.stdout.strip().split(" ", 1)
+    assert seen[None][0] == "True" and "oneDNN" in seen[None][1]
+    assert seen["0"][0] == "False" and "oneDNN" not in seen["0"][1]
 
 
 def test_default_cache_file_honours_xdg_cache_home(tmp_path, monkeypatch):
