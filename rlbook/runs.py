@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
-import fcntl
 import io
 import json
 import os
@@ -39,6 +38,13 @@ import numpy as np
 from rlbook._keras import tf
 from rlbook.dqn import DQNAgent, DQNConfig
 from rlbook.envs import make_game
+from rlbook.files import (
+    RunError,
+    WriteError,
+    fsync_path,
+    holding_lock,
+    write_atomically,
+)
 from rlbook.replay import ReplayMemory
 
 LOG_FIELDS = [
@@ -53,14 +59,6 @@ LOG_FIELDS = [
     "steps_per_second",
     "wall_seconds",
 ]
-
-
-class RunError(RuntimeError):
-    """A run folder that cannot be used as asked (exists, missing, damaged, locked, ...)."""
-
-
-class WriteError(RunError):
-    """A file of the run folder could not be written (a full disk, most often)."""
 
 
 class RunFolder:
@@ -153,35 +151,6 @@ class RunFolder:
         return holding_lock(self.lock_file, "trained")
 
 
-@contextlib.contextmanager
-def holding_lock(lock_file: Path, doing: str):
-    """Hold ``lock_file`` (``flock``); if another process has it, refuse and name that process.
-
-    ``flock`` locks die with their process, so a process killed hard leaves no lock that blocks
-    the next one.
-    """
-    folder = lock_file.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise RunError(
-                f"{folder} is being {doing} by {holder}; stop it first, or use another --run"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # --- writing files whole -----------------------------------------------------------------------
 
 
@@ -198,29 +167,6 @@ def disk_errors(what: str, run: Path):
         else:
             reason = str(error)
         raise WriteError(f"could not write {what} to {run}: {reason}") from error
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` beside ``path``, flush it to disk, then rename it into place."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)
 
 
 # --- checkpoints and milestones ------------------------------------------------------------------
@@ -248,7 +194,7 @@ class Checkpoints:
             with disk_errors(f"the checkpoint at step {step}", self.folder.path):
                 self.manager.save(checkpoint_number=step)
                 for path in self.folder.checkpoints.glob(f"ckpt-{step}.*"):
-                    _fsync(path)
+                    fsync_path(path)
                 write_atomically(self.folder.progress, json.dumps({"step": step, **progress}))
         except WriteError:
             if self.folder.last_complete_step() != step:  # never left looking like a checkpoint
@@ -268,12 +214,12 @@ class Checkpoints:
         with disk_errors(f"the milestone at step {step}", self.folder.path):
             written = Path(self.weights.write(str(partial)))
             for data in sorted(written.parent.glob(f"{written.name}.data-*")):
-                _fsync(data)
+                fsync_path(data)
                 os.replace(data, final.parent / data.name)
             index = written.with_name(written.name + ".index")
-            _fsync(index)
+            fsync_path(index)
             os.replace(index, final.with_name(final.name + ".index"))
-            _fsync(final.parent)
+            fsync_path(final.parent)
             shutil.rmtree(partial.parent, ignore_errors=True)  # what a killed write left
 
     def restore(self) -> dict:
@@ -414,7 +360,7 @@ def save_replay(folder: RunFolder, memory: ReplayMemory, step: int) -> None:
     tmp = folder.path / "replay.tmp.npz"
     try:
         np.savez(tmp, step=np.int64(step), **memory.state_dict())
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, folder.replay)
     except OSError as error:
         tmp.unlink(missing_ok=True)

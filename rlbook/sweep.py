@@ -59,6 +59,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlbook import stats
+from rlbook.files import RunError, holding_lock, write_atomically
 
 # The config class of each agent, imported when needed: two of them load TensorFlow.
 AGENTS = {
@@ -374,7 +375,7 @@ def _run_dqn(spec, trial, folder, wanted, scores, report) -> None:
     """Train the trial in one run, scoring each milestone as the run reaches it."""
     from rlbook.dqn import DQNConfig
     from rlbook.evaluate import evaluate
-    from rlbook.runs import RunError, RunFolder, restore_agent
+    from rlbook.runs import RunFolder, restore_agent
     from rlbook.train import train
 
     config = DQNConfig(**trial.config)
@@ -454,7 +455,7 @@ def _run_lake_agent(spec, trial, folder, wanted, scores, report) -> None:
     else:
         from rlbook.qnetwork import QNetworkAgent as Agent
     scores.clear()
-    _write_text(folder / "config.json", json.dumps(dict(trial.config), indent=2))
+    write_atomically(folder / "config.json", json.dumps(dict(trial.config), indent=2))
 
     def score(episodes: int) -> None:
         scores[episodes] = policy_success_rate(env, agent.policy)
@@ -469,8 +470,6 @@ def _run_lake_agent(spec, trial, folder, wanted, scores, report) -> None:
         env.close()
     missing = sorted(set(wanted) - set(scores))
     if missing:
-        from rlbook.runs import RunError
-
         raise RunError(f"{trial.name} ended without scores at episodes {missing}")
 
 
@@ -541,8 +540,6 @@ def run(
     ``on_ray=False`` runs the same trials one after another in this process instead: for a
     sweep of seconds, where starting Ray would take longer, or to debug a trial.
     """
-    from rlbook.runs import RunError
-
     trials = spec.trials()
     _check_positive("cpus_per_trial", cpus_per_trial)
     folder = Path(folder).resolve()
@@ -563,7 +560,7 @@ def run(
     if pending and on_ray:
         connect(address, cpus_per_trial)  # before the folder is written: Ray may not be there
     with _locked(folder):
-        _write_text(saved, json.dumps(spec.to_dict(), indent=2))
+        write_atomically(saved, json.dumps(spec.to_dict(), indent=2))
         if not pending:
             failed = {}
         elif on_ray:
@@ -606,8 +603,6 @@ def _score_line(name: str, step: int, score: float) -> str:
 
 def load_spec(folder: str | Path) -> SweepSpec:
     """The spec a sweep folder was run with (its ``sweep.json``)."""
-    from rlbook.runs import RunError
-
     path = Path(folder) / "sweep.json"
     try:
         return SweepSpec.from_dict(json.loads(path.read_text()))
@@ -624,14 +619,10 @@ def _complete(spec: SweepSpec, trial: Trial, folder: Path) -> bool:
 
 def _locked(folder: Path):
     """Hold the sweep folder's lock, so that two processes never run one sweep at once."""
-    from rlbook.runs import holding_lock
-
     return holding_lock(folder / "sweep.lock", "run")
 
 
 def _import_ray():
-    from rlbook.runs import RunError
-
     try:
         import ray
         from ray import tune
@@ -646,8 +637,6 @@ def connect(address: str | None = None, cpus_per_trial: int = 1) -> None:
     Nothing happens when this process is already connected. The address is tried first with a
     plain TCP connection, so a cluster that is not there is an error within seconds.
     """
-    from rlbook.runs import RunError
-
     ray, _ = _import_ray()
     if ray.is_initialized() and address:
         raise RunError(
@@ -674,8 +663,6 @@ def connect(address: str | None = None, cpus_per_trial: int = 1) -> None:
 
 
 def _check_reachable(address: str) -> None:
-    from rlbook.runs import RunError
-
     if address == "auto":
         return  # Ray itself finds the cluster of this machine, or says there is none
     host, colon, port = address.removeprefix("ray://").rpartition(":")
@@ -691,8 +678,6 @@ def _check_reachable(address: str) -> None:
 
 
 def _start_local_ray(ray, quiet: dict) -> None:
-    from rlbook.runs import RunError
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     for attempt in (1, 2):
         try:
@@ -831,19 +816,12 @@ def format_summary(*results: SweepResult) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write beside ``path``, then rename into place: a reader sees the old file or the new."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_csv(path: Path, fields: list[str], rows: Iterable[Mapping]) -> None:
     text = io.StringIO()
     writer = csv.DictWriter(text, fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(path, text.getvalue())
+    write_atomically(path, text.getvalue())
 
 
 # --- the command line --------------------------------------------------------------------------
