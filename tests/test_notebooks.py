@@ -122,3 +122,18 @@ def test_stale_copies_are_the_missing_and_the_older(tmp_path, monkeypatch):
     assert not notebooks.stale(source, quick=True)
     os.utime(source, (copy.stat().st_mtime + 10,) * 2)
     assert notebooks.stale(source, quick=True)
+
+
+def test_pages_say_where_figures_go_without_a_path_of_the_building_machine(monkeypatch):
+    from rlbook import quick
+
+    monkeypatch.delenv("RLBOOK_CHARTS", raising=False)
+    monkeypatch.setattr(quick, "QUICK", False)
+    assert quick.where_figures_go() == "charts/"
+    monkeypatch.setattr(quick, "QUICK", True)
+    assert quick.where_figures_go().startswith("a temporary folder")
+    monkeypatch.setenv("RLBOOK_CHARTS", "/tmp/somewhere-private")
+    assert "somewhere-private" not in quick.where_figures_go()
+    for path in [p for p in NOTEBOOKS if p.name[:2] in ("01", "02")]:
+        source = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        assert "figures go to {where_figures_go()}" in source, f"{path.name} prints a path"
