@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rlbook import update_path
+from rlbook import c51, update_path
 from rlbook._keras import keras, tf
+from rlbook.networks import INITS, NETWORKS, build_network
 from rlbook.replay import Batch
 from rlbook.update_path import COMPILES, PRECISIONS
 
@@ -42,17 +43,26 @@ class DQNConfig:
     adam: bool = False  # use Adam instead of the paper's RMSProp
     adam_epsilon: float = 0.00015  # Adam's epsilon when --adam (Rainbow: 1.5e-4)
     double: bool = False  # Double DQN target (van Hasselt et al. 2016)
+    loss: str = "huber"  # "huber" (the paper's clipped TD error) or "mse" (the squared error)
+    init: str = "glorot"  # first weights: "glorot" (Keras) or "torch" (U(+/-1/sqrt(fan_in)))
+    distributional: bool = False  # C51: learn the return's distribution (Bellemare et al. 2017)
+    atoms: int = 51  # C51's support: returns it can predict (C51 paper: 51)
+    v_min: float = -10.0  # C51's lowest return (C51 paper: -10)
+    v_max: float = 10.0  # C51's highest return (C51 paper: 10)
     learning_starts: int = 20_000  # random steps that fill the memory before learning (book: 20k)
     train_every: int = 4  # agent steps per gradient update (paper: 4)
     target_update: int = 10_000  # agent steps between target-network syncs (paper: 10k)
     epsilon_start: float = 1.0  # exploration at the first learning step (paper: 1.0)
     epsilon_end: float = 0.1  # exploration after the decay (paper: 0.1)
     epsilon_decay_steps: int = 1_000_000  # steps of linear decay after warm-up (paper: 1M)
+    explore_from_start: bool = False  # decay epsilon from step 0; the network acts in warm-up
     checkpoint_every: int = 100_000  # agent steps between checkpoints
     milestone_every: int = 250_000  # agent steps between weights kept for good, to score later
     seed: int = 0
     compile: str = "auto"  # update compilation: "xla", "graph" or "auto" (time both, keep faster)
-    precision: str = "auto"  # "float32", "bfloat16" (mixed) or "auto" (tries bfloat16 where native)
+    precision: str = (
+        "float32"  # or "bfloat16" (mixed; only by name: not yet shown to learn as well)
+    )
 
     def __post_init__(self) -> None:
         positive = (
@@ -78,6 +88,12 @@ class DQNConfig:
             raise ValueError(
                 "learning_rate_end needs learning_rate_decay_steps, the decay's length"
             )
+        if self.atoms < 2:
+            raise ValueError(f"atoms must be at least 2, got {self.atoms}")
+        if self.v_min >= self.v_max:
+            raise ValueError(f"v_min ({self.v_min}) must lie below v_max ({self.v_max})")
+        if self.distributional and self.loss != "huber":
+            raise ValueError(f"loss={self.loss!r} is for Q-values; C51 learns by cross-entropy")
         if not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount must lie in [0, 1], got {self.discount}")
         if self.network not in NETWORKS:
@@ -86,31 +102,41 @@ class DQNConfig:
             raise ValueError(
                 f"buffer_size ({self.buffer_size}) must be a multiple of num_envs ({self.num_envs})"
             )
-        for name, accepted in (("compile", COMPILES), ("precision", PRECISIONS)):
-            if getattr(self, name) not in (*accepted, "auto"):
+        for name, accepted in (
+            ("compile", (*COMPILES, "auto")),
+            ("precision", (*PRECISIONS, "auto")),
+            ("loss", LOSSES),
+            ("init", INITS),
+        ):
+            if getattr(self, name) not in accepted:
                 raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {[*accepted, 'auto']}"
+                    f"unknown {name} {getattr(self, name)!r}; choose one of {list(accepted)}"
                 )
 
     def epsilon_at(self, step: int) -> float:
-        """Exploration rate at agent step ``step``: 1 during warm-up, then a linear decay."""
-        if step < self.learning_starts:
+        """Exploration rate at agent step ``step``: 1 during warm-up, then a linear decay.
+
+        With ``explore_from_start`` the decay starts at step 0, warm-up or not.
+        """
+        if self.acts_at_random(step):
             return 1.0
-        return self._after_warmup(
-            step, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps
-        )
+        since = 0 if self.explore_from_start else self.learning_starts
+        return _linear(step - since, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
+
+    def acts_at_random(self, step: int) -> bool:
+        """Whether step ``step`` is warm-up that the network takes no part in."""
+        return step < self.learning_starts and not self.explore_from_start
 
     def learning_rate_at(self, step: int) -> float:
         """Step size at agent step ``step``: constant, or a linear decay after warm-up."""
         if not self.learning_rate_decay_steps:
             return self.learning_rate
-        return self._after_warmup(
-            step, self.learning_rate, self.learning_rate_end, self.learning_rate_decay_steps
+        return _linear(
+            step - self.learning_starts,
+            self.learning_rate,
+            self.learning_rate_end,
+            self.learning_rate_decay_steps,
         )
-
-    def _after_warmup(self, step: int, start: float, end: float, decay_steps: int) -> float:
-        progress = np.clip((step - self.learning_starts) / decay_steps, 0.0, 1.0)
-        return float(start + progress * (end - start))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -124,8 +150,8 @@ class DQNConfig:
         )
 
     def for_another_machine(self) -> DQNConfig:
-        """These settings with the update path to be chosen afresh where they are used."""
-        return dataclasses.replace(self, compile="auto", precision="auto")
+        """These settings with the compilation to be chosen afresh where they are used."""
+        return dataclasses.replace(self, compile="auto")
 
     @classmethod
     def from_json(cls, path: str | Path) -> DQNConfig:
@@ -137,67 +163,13 @@ class DQNConfig:
         return cls(**fields)
 
 
-def nature_cnn(n_actions: int, dtype: str = "float32") -> list[keras.layers.Layer]:
-    """The conv net of Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 dense.
-
-    ``dtype`` is the Keras dtype policy of every layer but the output, which stays float32.
-    """
-    return [
-        keras.layers.Conv2D(32, 8, strides=4, activation="relu", dtype=dtype),
-        keras.layers.Conv2D(64, 4, strides=2, activation="relu", dtype=dtype),
-        keras.layers.Conv2D(64, 3, strides=1, activation="relu", dtype=dtype),
-        keras.layers.Flatten(dtype=dtype),
-        keras.layers.Dense(512, activation="relu", dtype=dtype),
-        keras.layers.Dense(n_actions, name="q_values", dtype="float32"),
-    ]
+def _linear(steps: float, start: float, end: float, decay_steps: int) -> float:
+    """``start`` before step 0, ``end`` after ``decay_steps``, a straight line in between."""
+    progress = np.clip(steps / decay_steps, 0.0, 1.0)
+    return float(start + progress * (end - start))
 
 
-def small_cnn(n_actions: int, dtype: str = "float32") -> list[keras.layers.Layer]:
-    """A small conv net for tiny pixel games such as Catch."""
-    return [
-        keras.layers.Conv2D(16, 3, strides=1, activation="relu", dtype=dtype),
-        keras.layers.Flatten(dtype=dtype),
-        keras.layers.Dense(64, activation="relu", dtype=dtype),
-        keras.layers.Dense(n_actions, name="q_values", dtype="float32"),
-    ]
-
-
-NETWORKS = {"nature": nature_cnn, "small": small_cnn}
-# Mixed bfloat16 computes in bfloat16 but keeps float32 weights, so checkpoints are float32
-# whichever precision trained them, and the Q-values (and so the loss) come out in float32.
-DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-
-
-def build_network(
-    kind: str,
-    obs_shape: tuple[int, int, int],
-    n_actions: int,
-    seed: int = 0,
-    precision: str = "float32",
-):
-    """A Q-network taking uint8 frame stacks ``[stack, H, W]`` and scaling them inside.
-
-    Frames stay uint8 all the way into the model, so the replay memory and the host-to-device
-    copy move a quarter of the bytes that float inputs would. ``precision`` is "float32" or
-    "bfloat16" (mixed: float32 weights and Q-values, bfloat16 arithmetic in between).
-    """
-    if kind == "nature" and min(obs_shape[1:]) < 36:
-        raise ValueError(f"the nature network needs frames of at least 36x36, got {obs_shape[1:]}")
-    if precision not in DTYPE_POLICIES:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {sorted(DTYPE_POLICIES)}")
-    dtype = DTYPE_POLICIES[precision]
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input(shape=obs_shape, dtype="uint8"),
-            # Stacks arrive channels-first from the environment; TensorFlow's CPU convolutions
-            # want channels last.
-            keras.layers.Permute((2, 3, 1)),
-            keras.layers.Rescaling(1.0 / 255.0, dtype=dtype),
-            *NETWORKS[kind](n_actions, dtype),
-        ],
-        name=f"dqn_{kind}",
-    )
+LOSSES = ("huber", "mse")
 
 
 def huber_loss(td_error: tf.Tensor) -> tf.Tensor:
@@ -237,8 +209,20 @@ class DQNAgent:
         self.obs_shape, self.n_actions = tuple(obs_shape), n_actions
         # An n-step return already holds n discounted rewards; the bootstrap comes n steps on.
         self.bootstrap_discount = config.discount**config.n_step
+        # C51's network gives `atoms` logits per action; acting needs only their mean.
+        self.atoms = (
+            c51.support(config.atoms, config.v_min, config.v_max) if config.distributional else None
+        )
         self.online, self.target = (
-            build_network(config.network, self.obs_shape, n_actions, config.seed, config.precision)
+            build_network(
+                config.network,
+                self.obs_shape,
+                n_actions,
+                config.seed,
+                config.precision,
+                atoms=config.atoms if config.distributional else 1,
+                init=config.init,
+            )
             for _ in range(2)
         )
         self.sync_target()
@@ -278,6 +262,13 @@ class DQNAgent:
         """Q-values of a batch of observations ``[n, stack, H, W]`` (uint8)."""
         return self._q_values(self._checked(observations)).numpy()
 
+    def distribution(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """C51's return distributions ``[n, actions, atoms]`` for a batch, and the atoms."""
+        if self.atoms is None:
+            raise ValueError("only a distributional agent (--distributional) predicts returns")
+        logits = self.online(self._checked(observations), training=False)
+        return tf.nn.softmax(logits).numpy(), self.atoms.numpy()
+
     def act(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator):
         """Epsilon-greedy actions for a batch, and each observation's max Q-value (for logging)."""
         observations = self._checked(observations)
@@ -309,19 +300,41 @@ class DQNAgent:
         return observations
 
     def _q_values_fn(self, observations):
-        return self.online(observations, training=False)
+        return self._q(self.online(observations, training=False))
+
+    def _q(self, outputs):
+        """Q-values from the network's outputs (C51: the mean of each action's distribution)."""
+        return outputs if self.atoms is None else c51.expected_q(outputs, self.atoms)
+
+    def _targets(self, rewards, terminals, next_states):
+        """What the taken actions' outputs should move towards: values, or C51 distributions."""
+        next_target = self.target(next_states, training=False)
+        next_online = self.online(next_states, training=False) if self.config.double else None
+        if self.atoms is None:
+            return bellman_target(
+                rewards, terminals, next_target, self.bootstrap_discount, next_online
+            )
+        return c51.target_distribution(
+            rewards, terminals, next_target, self.atoms, self.bootstrap_discount, next_online
+        )
+
+    def _loss(self, targets, taken):
+        """The loss per transition, between the targets and the taken actions' outputs."""
+        if self.atoms is not None:
+            return c51.cross_entropy(targets, taken)
+        if self.config.loss == "mse":
+            return tf.square(targets - taken)
+        return huber_loss(targets - taken)
 
     def _update_fn(self, states, actions, rewards, next_states, terminals):
-        next_q_target = self.target(next_states, training=False)
-        next_q_online = self.online(next_states, training=False) if self.config.double else None
-        targets = bellman_target(
-            rewards, terminals, next_q_target, self.bootstrap_discount, next_q_online
-        )
+        targets = tf.stop_gradient(self._targets(rewards, terminals, next_states))
         variables = self.online.trainable_variables
         with tf.GradientTape() as tape:
-            q = tf.gather(self.online(states, training=True), actions, axis=1, batch_dims=1)
-            loss = tf.reduce_mean(huber_loss(tf.stop_gradient(targets) - q))
+            outputs = self.online(states, training=True)
+            taken = tf.gather(outputs, actions, axis=1, batch_dims=1)
+            loss = tf.reduce_mean(self._loss(targets, taken))
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        q = taken if self.atoms is None else c51.expected_q(taken, self.atoms)
         return loss, tf.reduce_mean(q)
 
 
@@ -341,7 +354,9 @@ def choose_update_path(
     options = update_path.candidates(config.compile, config.precision)
     if len(options) == 1 and not refresh:
         return update_path.Choice(options[0], {}, cached=True)
-    key = update_path.cache_key(config.network, tuple(obs_shape), config.batch_size, config.double)
+    key = update_path.cache_key(
+        config.network, tuple(obs_shape), config.batch_size, config.double, config.distributional
+    )
     rounds = 3
     runners: dict[update_path.UpdatePath, Callable[[], object]] = {}
 

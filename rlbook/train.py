@@ -156,7 +156,7 @@ def _learn(folder, env, agent, memory, resume, stop, progress, on_milestone) -> 
     try:
         while step < config.steps and not stop.requested:
             epsilon = config.epsilon_at(step)
-            if step < config.learning_starts:
+            if config.acts_at_random(step):
                 actions = rng.integers(env.n_actions, size=config.num_envs)
                 max_q = np.full(config.num_envs, np.nan)
             else:

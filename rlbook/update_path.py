@@ -5,6 +5,10 @@ bfloat16, and which is fastest depends on the processor: XLA won by a third on a
 with AVX-512, while on an Intel Xeon with AMX plain graphs were 8-20% faster and bfloat16 a
 further 20-30%. So rlbook times the candidates on random frames, keeps the fastest, and remembers
 the timings in the user's cache folder, keyed by everything that could change the answer.
+
+Only the compilation is chosen for the user: it changes the speed, not the numbers. bfloat16
+changes the numbers, so it is timed only when a run asks for it by name ("auto" precision means
+float32) until a learning comparison on Breakout shows that it learns as well.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +29,6 @@ PRECISIONS = ("float32", "bfloat16")
 # CPU flags that decide which path wins; the model name alone can hide them (a cloud VM may
 # report a bare "AMD EPYC" for a Zen 3 without AVX-512 and a Zen 4 with it).
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,8 @@ def cpu_flags() -> frozenset[str]:
 
 
 def apple_silicon() -> bool:
-    """Whether this is an Apple M-series machine, whose cores compute bfloat16 natively."""
+    """Whether this is an Apple M-series machine (its cores compute bfloat16 natively)."""
     return platform.system() == "Darwin" and platform.machine() == "arm64"
-
-
-def native_bfloat16(flags: Iterable[str] | None = None) -> bool:
-    """Whether the CPU computes bfloat16 in hardware (AVX512-BF16, AMX, or Apple silicon).
-
-    Elsewhere bfloat16 is emulated and only slower (a Nature-DQN update took 7x as long as in
-    float32 as a plain graph on a Zen 3 EPYC), so "auto" does not time it there.
-    """
-    flags = cpu_flags() if flags is None else set(flags)
-    return apple_silicon() or any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
 def cpu_description() -> str:
@@ -86,32 +79,35 @@ def cpu_description() -> str:
 
 
 def candidates(compile: str = "auto", precision: str = "auto") -> list[UpdatePath]:
-    """The paths worth timing: every compilation and, where bfloat16 is native, both precisions.
+    """The paths worth timing: every compilation, in the precision asked for.
 
-    A value other than ``"auto"`` fixes that half of the choice.
+    A compile other than ``"auto"`` fixes that half of the choice; precision ``"auto"`` is
+    float32, since bfloat16 would change what the run computes.
     """
     if compile not in (*COMPILES, "auto"):
         raise ValueError(f"unknown compile {compile!r}; choose one of {[*COMPILES, 'auto']}")
     if precision not in (*PRECISIONS, "auto"):
         raise ValueError(f"unknown precision {precision!r}; choose one of {[*PRECISIONS, 'auto']}")
     compiles = COMPILES if compile == "auto" else (compile,)
-    if precision != "auto":
-        precisions = (precision,)
-    else:
-        precisions = PRECISIONS if native_bfloat16() else ("float32",)
-    return [UpdatePath(c, p) for c in compiles for p in precisions]
+    return [UpdatePath(c, "float32" if precision == "auto" else precision) for c in compiles]
 
 
-def cache_key(network: str, obs_shape: tuple[int, ...], batch_size: int, double: bool) -> str:
+def cache_key(
+    network: str,
+    obs_shape: tuple[int, ...],
+    batch_size: int,
+    double: bool,
+    distributional: bool = False,
+) -> str:
     """What the timings depend on: processor, cores, TensorFlow (and whether it runs oneDNN's
-    kernels), network, frames, batch, target."""
+    kernels), network, frames, batch, target, head."""
     gpus = [
         tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
         for gpu in tf.config.list_physical_devices("GPU")
     ]
     machine = " + ".join(gpus) if gpus else f"{cpu_description()} x{_cores()}"
     frames = "x".join(map(str, obs_shape))
-    target = "double" if double else "dqn"
+    target = ("double" if double else "dqn") + (" c51" if distributional else "")
     onednn = " oneDNN" if onednn_on() else ""
     return (
         f"{machine} | TF {tf.__version__}{onednn} | {network} {frames} | batch {batch_size} "

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from rlbook._keras import tf
-from rlbook.dqn import DQNAgent, DQNConfig, bellman_target, build_network, huber_loss
+from rlbook.dqn import DQNAgent, DQNConfig, bellman_target, huber_loss
+from rlbook.networks import build_network
 from rlbook.replay import Batch
 
 
@@ -177,10 +178,56 @@ def test_a_config_saved_before_the_update_path_fields_loads_with_auto(tmp_path):
     del fields["compile"], fields["precision"]
     (tmp_path / "config.json").write_text(json.dumps(fields))
     config = DQNConfig.from_json(tmp_path / "config.json")
-    assert (config.compile, config.precision, config.seed) == ("auto", "auto", 3)
+    assert (config.compile, config.precision, config.seed) == ("auto", "float32", 3)
 
 
 def test_the_agents_resolved_config_round_trips_through_json(tmp_path):
     agent = _agent_with_known_q([0.0, 0.0, 0.0], compile="graph", precision="float32")
     (tmp_path / "config.json").write_text(agent.config.to_json())
     assert DQNConfig.from_json(tmp_path / "config.json") == agent.config
+
+
+def test_mse_loss_is_the_squared_td_error_without_hubers_half():
+    agent = _agent_with_known_q([0.0, 2.0, 1.0], loss="mse", discount=0.5)
+    states = np.zeros((32, 4, 10, 10), np.uint8)
+    zeros = np.zeros(32, np.float32)
+    loss, _ = agent.update(Batch(states, np.zeros(32, np.int32), zeros, states, zeros))
+    assert loss == pytest.approx((2 * 0.5) ** 2)  # Huber would give half of this
+
+
+def test_explore_from_start_decays_epsilon_from_step_zero_and_acts_in_warmup():
+    cfg = DQNConfig(
+        learning_starts=100, epsilon_decay_steps=1000, epsilon_end=0.1, explore_from_start=True
+    )
+    assert cfg.epsilon_at(0) == 1.0 and not cfg.acts_at_random(0)
+    assert cfg.epsilon_at(50) == pytest.approx(0.955)  # still in warm-up, already decaying
+    assert cfg.epsilon_at(500) == pytest.approx(0.55)
+    assert cfg.epsilon_at(10**9) == pytest.approx(0.1)
+    book = DQNConfig(learning_starts=100)
+    assert book.acts_at_random(99) and not book.acts_at_random(100)
+
+
+def test_torch_init_draws_weights_and_biases_within_one_over_root_fan_in():
+    glorot = build_network("nature", (4, 84, 84), 4, seed=1)
+    torch = build_network("nature", (4, 84, 84), 4, seed=1, init="torch")
+    fan_ins = [4 * 8 * 8, 32 * 4 * 4, 64 * 3 * 3, 3136, 512]
+    layers = [layer for layer in torch.layers if layer.weights]
+    assert len(layers) == len(fan_ins)
+    for layer, fan_in in zip(layers, fan_ins, strict=True):
+        bound = 1 / np.sqrt(fan_in)
+        kernel, bias = (w.numpy() for w in layer.weights)
+        assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
+        assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)  # uniform's spread
+        assert np.abs(bias).max() > bound / 2  # not Keras' zeros
+    # The 512-unit layer starts with weights about 2.3 times smaller than Glorot's.
+    dense = glorot.layers[-2].kernel.numpy().std() / torch.layers[-2].kernel.numpy().std()
+    assert 2.0 < dense < 2.6
+    again = build_network("nature", (4, 84, 84), 4, seed=1, init="torch")
+    for w0, w1 in zip(torch.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+
+
+@pytest.mark.parametrize(("field", "value"), [("loss", "l1"), ("init", "he")])
+def test_config_names_the_accepted_losses_and_inits(field, value):
+    with pytest.raises(ValueError, match=f"unknown {field} '{value}'; choose one of"):
+        DQNConfig(**{field: value})

@@ -9,7 +9,8 @@ import pytest
 
 from rlbook import update_path
 from rlbook._keras import tf
-from rlbook.dqn import DQNAgent, DQNConfig, build_network
+from rlbook.dqn import DQNAgent, DQNConfig
+from rlbook.networks import build_network
 from rlbook.replay import Batch
 from rlbook.update_path import UpdatePath
 
@@ -29,11 +30,6 @@ class FakeTimer:
         figures = figures if isinstance(figures, list) else [figures]
         self.timed.append(path)
         return figures[(self.timed.count(path) - 1) % len(figures)]
-
-
-@pytest.fixture
-def no_native_bf16(monkeypatch):
-    monkeypatch.setattr(update_path, "native_bfloat16", lambda flags=None: False)
 
 
 def test_chooser_picks_the_faster_of_two_paths():
@@ -113,21 +109,11 @@ def test_default_cache_file_honours_xdg_cache_home(tmp_path, monkeypatch):
     assert update_path.default_cache_file() == tmp_path / "rlbook" / "update_paths.json"
 
 
-def test_bfloat16_is_a_candidate_only_where_the_cpu_computes_it_natively(monkeypatch):
-    monkeypatch.setattr(update_path, "apple_silicon", lambda: False)
-    assert not update_path.native_bfloat16({"avx2", "avx512f"})
-    assert update_path.native_bfloat16({"avx512f", "avx512_bf16"})
-    assert update_path.native_bfloat16({"amx_bf16", "amx_tile"})
-    monkeypatch.setattr(update_path, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
-    assert update_path.candidates() == [XLA, GRAPH]
+def test_bfloat16_is_a_candidate_only_when_asked_for_by_name(monkeypatch):
+    # Not even where the CPU computes it natively: it changes the numbers, not just the speed.
     monkeypatch.setattr(update_path, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
-    assert set(update_path.candidates()) == {
-        XLA,
-        GRAPH,
-        UpdatePath("xla", "bfloat16"),
-        UpdatePath("graph", "bfloat16"),
-    }
-    assert update_path.candidates("graph", "auto") == [GRAPH, UpdatePath("graph", "bfloat16")]
+    assert update_path.candidates() == [XLA, GRAPH]
+    assert update_path.candidates("graph", "auto") == [GRAPH]
     # Asked for by name, bfloat16 runs anywhere (emulated where it is not native).
     monkeypatch.setattr(update_path, "cpu_flags", lambda: frozenset({"avx2"}))
     assert update_path.candidates("auto", "bfloat16") == [
@@ -144,7 +130,7 @@ def test_median_seconds_times_at_least_five_calls_after_the_warmup():
 
 @pytest.mark.parametrize("compile", ["xla", "graph"])
 def test_a_named_compilation_is_honoured_and_recorded_in_the_agent_config(
-    compile, no_native_bf16, tmp_path, monkeypatch
+    compile, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     agent = DQNAgent(DQNConfig(compile=compile, **CATCH), OBS, 3)
@@ -154,9 +140,7 @@ def test_a_named_compilation_is_honoured_and_recorded_in_the_agent_config(
 
 
 @pytest.mark.parametrize("faster", [XLA, GRAPH])
-def test_auto_takes_the_cached_fastest_path_and_records_it(
-    faster, no_native_bf16, tmp_path, monkeypatch
-):
+def test_auto_takes_the_cached_fastest_path_and_records_it(faster, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     config = DQNConfig(**CATCH)
     key = update_path.cache_key("small", OBS, config.batch_size, config.double)

@@ -1,0 +1,194 @@
+"""C51: the categorical projection, the target distribution, the loss, and an agent that learns."""
+
+import numpy as np
+import pytest
+
+from rlbook import c51
+from rlbook._keras import tf
+from rlbook.dqn import DQNAgent, DQNConfig
+from rlbook.evaluate import evaluate
+from rlbook.replay import Batch
+from rlbook.train import train
+
+FIVE = c51.support(5, -2.0, 2.0)  # atoms -2, -1, 0, 1, 2: one apart
+
+
+def _project(rewards, terminals, discount, next_probs):
+    return c51.project(
+        FIVE,
+        tf.constant(rewards, tf.float32),
+        tf.constant(terminals, tf.float32),
+        discount,
+        tf.constant(next_probs, tf.float32),
+    ).numpy()
+
+
+def test_support_is_evenly_spaced_from_v_min_to_v_max():
+    np.testing.assert_allclose(FIVE.numpy(), [-2, -1, 0, 1, 2])
+    atoms = c51.support(51, -10.0, 10.0).numpy()
+    assert atoms[0] == -10 and atoms[-1] == 10
+    np.testing.assert_allclose(np.diff(atoms), 0.4, rtol=1e-5)
+
+
+def test_a_return_between_two_atoms_is_split_by_closeness():
+    # All probability on z = 0; r = 0.25 puts it at 0.25: 3/4 to atom 0, 1/4 to atom 1.
+    m = _project([0.25], [0.0], 1.0, [[0, 0, 1, 0, 0]])
+    np.testing.assert_allclose(m, [[0, 0, 0.75, 0.25, 0]], atol=1e-6)
+
+
+def test_a_return_on_an_atom_stays_whole():
+    m = _project([1.0], [0.0], 1.0, [[0, 0, 1, 0, 0]])
+    np.testing.assert_allclose(m, [[0, 0, 0, 1, 0]], atol=1e-6)
+
+
+def test_the_discount_shrinks_the_distribution_towards_the_reward():
+    # Uniform over -2..2, halved: mass at -1, -0.5, 0, 0.5, 1.
+    m = _project([0.0], [0.0], 0.5, [[0.2] * 5])
+    np.testing.assert_allclose(m, [[0, 0.3, 0.4, 0.3, 0]], atol=1e-6)
+
+
+def test_a_terminal_puts_all_the_probability_beside_the_reward():
+    # Whatever the next state's distribution, a terminal's return is the reward alone.
+    m = _project([1.0, -0.5], [1.0, 1.0], 0.99, [[0.1, 0.2, 0.3, 0.2, 0.2], [1, 0, 0, 0, 0]])
+    np.testing.assert_allclose(m, [[0, 0, 0, 1, 0], [0, 0.5, 0.5, 0, 0]], atol=1e-6)
+
+
+def test_returns_outside_the_support_land_on_its_end_atoms():
+    m = _project([1.5, -1.0], [0.0, 0.0], 1.0, [[0, 0, 0, 0.5, 0.5], [0.5, 0.5, 0, 0, 0]])
+    # 1.5 + {1, 2} = {2.5, 3.5} -> both clipped to 2; -1 + {-2, -1} = {-3, -2} -> both to -2.
+    np.testing.assert_allclose(m, [[0, 0, 0, 0, 1], [1, 0, 0, 0, 0]], atol=1e-6)
+
+
+def test_projection_keeps_the_probability_and_the_mean_inside_the_support():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=64)
+    rewards = rng.uniform(-0.5, 0.5, 64)
+    m = _project(rewards, np.zeros(64), 0.7, probs)
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, rtol=1e-5)
+    assert (m >= 0).all()
+    # 0.7 * z + r stays inside [-2, 2] here, so no clipping: the mean is r + 0.7 E[z].
+    np.testing.assert_allclose(m @ FIVE.numpy(), rewards + 0.7 * probs @ FIVE.numpy(), atol=1e-5)
+
+
+def _logits(probs):
+    return tf.math.log(tf.constant(probs, tf.float32))
+
+
+def test_the_target_follows_the_action_with_the_highest_mean():
+    # Action 1 has mean +1, action 0 mean -1: plain C51 follows action 1's distribution.
+    next_target = _logits([[[0.5, 0.5, 1e-9, 1e-9, 1e-9], [1e-9, 1e-9, 1e-9, 1.0, 1e-9]]])
+    m = c51.target_distribution(
+        tf.constant([0.0]), tf.constant([0.0]), next_target, FIVE, 1.0
+    ).numpy()
+    np.testing.assert_allclose(m, [[0, 0, 0, 1, 0]], atol=1e-6)
+    # Double: the online network prefers action 0, and the target network evaluates it.
+    next_online = _logits([[[1.0, 1e-9, 1e-9, 1e-9, 1e-9], [1e-9] * 4 + [1.0]]])
+    next_online = tf.reverse(next_online, axis=[1])  # now action 0 has the high mean
+    m = c51.target_distribution(
+        tf.constant([0.0]), tf.constant([0.0]), next_target, FIVE, 1.0, next_online
+    ).numpy()
+    np.testing.assert_allclose(m, [[0.5, 0.5, 0, 0, 0]], atol=1e-6)
+
+
+def test_expected_q_is_each_actions_mean_return():
+    logits = _logits([[[0.5, 0, 0, 0, 0.5], [0, 0, 0, 0.25, 0.75]]])
+    np.testing.assert_allclose(c51.expected_q(logits, FIVE).numpy(), [[0.0, 1.75]], atol=1e-6)
+
+
+def test_cross_entropy_is_smallest_where_the_prediction_is_the_target():
+    target = tf.constant([[0.1, 0.2, 0.4, 0.2, 0.1]])
+    at_target = c51.cross_entropy(target, tf.math.log(target)).numpy()
+    entropy = -(target.numpy() * np.log(target.numpy())).sum()
+    np.testing.assert_allclose(at_target, [entropy], rtol=1e-5)
+    logits = tf.Variable(tf.zeros([1, 5]))
+    with tf.GradientTape() as tape:
+        loss = c51.cross_entropy(target, logits)
+    # The gradient of cross-entropy in the logits is the prediction minus the target.
+    np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), 0.2 - target.numpy(), atol=1e-6)
+    assert c51.cross_entropy(target, logits).numpy() > at_target
+
+
+def _c51_agent(**config):
+    """A small C51 agent whose every output is zero: uniform distributions, Q = mean(atoms)."""
+    config = DQNConfig(
+        game="Catch", network="small", buffer_size=1000, distributional=True, **config
+    )
+    agent = DQNAgent(config, (4, 10, 10), 3)
+    for w in agent.online.weights:
+        w.assign(tf.zeros_like(w))
+    agent.sync_target()
+    return agent
+
+
+def test_a_c51_agent_acts_on_the_mean_of_its_distributions():
+    agent = _c51_agent(atoms=5, v_min=-2.0, v_max=2.0)
+    # Action 2's distribution leans to high returns: its logits rise along the atoms.
+    bias = np.zeros((3, 5), np.float32)
+    bias[2] = np.arange(5)
+    agent.online.get_layer("q_values").bias.assign(bias.ravel())
+    obs = np.zeros((3, 4, 10, 10), np.uint8)
+    probs, atoms = agent.distribution(obs)
+    assert probs.shape == (3, 3, 5)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(agent.q_values(obs), probs @ atoms, rtol=1e-5, atol=1e-6)
+    actions, max_q = agent.act(obs, 0.0, np.random.default_rng(0))
+    assert (actions == 2).all() and (max_q > 1.0).all()
+
+
+def test_a_c51_update_starts_at_log_atoms_and_moves_the_mean_to_the_reward():
+    agent = _c51_agent(learning_rate=0.1, adam=True)  # only the output bias can learn here
+    rng = np.random.default_rng(0)
+    states = rng.integers(0, 255, (32, 4, 10, 10), dtype=np.uint8)
+    ones = np.ones(32, np.float32)
+    batch = Batch(states, np.ones(32, np.int32), ones, states, ones)  # terminal: return 1
+    loss, q = agent.update(batch)
+    # Uniform over 51 atoms against any target: the cross-entropy is log 51; the mean is 0.
+    assert loss == pytest.approx(np.log(51), rel=1e-5) and q == pytest.approx(0.0, abs=1e-5)
+    for _ in range(100):
+        agent.update(batch)
+    assert agent.q_values(states)[:, 1].mean() == pytest.approx(1.0, abs=0.15)
+
+
+def test_a_distribution_from_a_q_value_agent_is_refused():
+    agent = DQNAgent(DQNConfig(game="Catch", network="small", buffer_size=1000), (4, 10, 10), 3)
+    with pytest.raises(ValueError, match="distributional"):
+        agent.distribution(np.zeros((1, 4, 10, 10), np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"atoms": 1}, "atoms must be at least 2"),
+        ({"v_min": 5.0, "v_max": 5.0}, "v_min"),
+        ({"loss": "mse"}, "cross-entropy"),
+    ],
+)
+def test_a_c51_config_refuses_what_cannot_work(bad, message):
+    with pytest.raises(ValueError, match=message):
+        DQNConfig(distributional=True, **bad)
+
+
+def test_c51_learns_catch_to_near_optimal(tmp_path):
+    """C51 on the same small network learns Catch as DQN does, to within a margin of optimal."""
+    config = DQNConfig(
+        game="Catch",
+        network="small",
+        distributional=True,
+        v_min=-2.0,
+        v_max=2.0,
+        steps=12_000,
+        num_envs=4,
+        buffer_size=10_000,
+        learning_starts=500,
+        train_every=1,
+        target_update=500,
+        epsilon_decay_steps=4000,
+        epsilon_end=0.05,
+        adam=True,
+        learning_rate=0.001,
+        checkpoint_every=10**6,
+        seed=0,
+    )
+    agent = train(config, tmp_path / "catch", progress=False)
+    learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
+    assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0; a random agent scores -0.6
