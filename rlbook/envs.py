@@ -1,10 +1,16 @@
-"""Making gymnasium environments, with errors that name the problem."""
+"""FrozenLake and gymnasium's other small discrete games: made by id, checked for table agents.
+
+Errors name the problem. The pixel games a DQN plays are made in ``rlbook.games``.
+"""
 
 from __future__ import annotations
 
 import difflib
 
 import gymnasium as gym
+
+# Re-exported only until rlbook.train imports it from its home, rlbook.games.
+from rlbook.games import make_game as make_game
 
 
 def make(env_id: str, **kwargs) -> gym.Env:
@@ -32,14 +38,3 @@ def check_episodes(episodes: int) -> int:
     if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes <= 0:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     return episodes
-
-
-def make_game(game: str, num_envs: int = 1, sticky_actions: bool = False, noop_max: int = 30):
-    """The vectorized pixel game a DQN run plays: an Atari game (by ale-py name) or ``"Catch"``."""
-    if game.lower() == "catch":
-        from rlbook.catch import CatchEnv
-
-        return CatchEnv(num_envs)
-    from rlbook.atari import AtariEnv
-
-    return AtariEnv(game, num_envs, sticky_actions=sticky_actions, noop_max=noop_max)

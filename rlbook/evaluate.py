@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from rlbook.envs import make_game
+from rlbook.games import make_game
 
 
 def evaluate(

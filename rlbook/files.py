@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -58,16 +59,37 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` beside ``path``, flush it to disk, then rename it into place."""
-    tmp = path.with_name(path.name + ".tmp")
+def move_into_place(written: Path, path: Path) -> None:
+    """Flush the finished file ``written`` to disk and rename it to ``path``.
+
+    A rename within a folder is atomic: a reader of ``path`` finds the old file or the new one,
+    never a part of either. The folder itself is flushed by the caller, once per batch of moves.
+    """
+    fsync_path(written)
+    os.replace(written, path)
+
+
+@contextlib.contextmanager
+def writing_whole(path: Path, shared: bool = False) -> Iterator[Path]:
+    """Yield the path to write ``path``'s new content to; when the block ends, put it in place.
+
+    The content goes beside ``path`` and is renamed over it only once whole and on the disk, so
+    a process killed at any moment leaves ``path`` as it was or complete. A block that fails
+    removes what it wrote. The partial file's name is fixed, so the next write replaces what a
+    killed one left; ``shared`` adds the process id instead, for a file several processes may
+    write at the same moment (a cache).
+    """
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp" if shared else f"{path.name}.tmp")
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        yield partial
+        move_into_place(partial, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     fsync_path(path.parent)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole (``writing_whole``)."""
+    with writing_whole(path) as partial:
+        partial.write_text(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import re
 import shutil
@@ -17,6 +18,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from rlbook.files import write_atomically, writing_whole
 
 AGENTS = Path(__file__).resolve().parent / "agents"
 
@@ -49,7 +52,7 @@ def load(game: str = "Breakout", config=None):
     into an agent built from it, say with another optimizer, to train further.
     """
     from rlbook.dqn import DQNAgent, DQNConfig
-    from rlbook.envs import make_game
+    from rlbook.games import make_game
 
     path = folder(game)
     shipped = DQNConfig.from_json(path / "config.json")
@@ -88,7 +91,7 @@ def export(
     later with a longer plan has a config.json that no longer describes these weights.
     """
     from rlbook import __version__
-    from rlbook.runs import RunFolder, restore_agent
+    from rlbook.runs import RunFolder, checkpoint_step, restore_agent
 
     run = Path(run)
     source = RunFolder(run)
@@ -97,9 +100,8 @@ def export(
     if checkpoint_path is not None:
         checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
     else:  # the checkpoint progress.json names, so weights and step agree
-        step = source.read_progress()["step"]
-        checkpoint_path = source.checkpoints / f"ckpt-{step}"
-    step = int(checkpoint_path.name.split("-")[-1])  # ckpt-1410600, step-001250000
+        checkpoint_path = source.checkpoint(source.read_progress()["step"])
+    step = checkpoint_step(checkpoint_path)
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
     if planned:
         if planned[-1] < step:
@@ -109,23 +111,17 @@ def export(
             )
         config = dataclasses.replace(config, steps=planned[-1])
     agent = restore_agent(run, checkpoint_path)
-    target = AGENTS / _name(config.game)
-    target.mkdir(parents=True, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
-    np.savez_compressed(target / "weights.npz", **weights)
-    # The shipped agent goes to other machines: each chooses its own update path.
-    (target / "config.json").write_text(config.for_another_machine().to_json())
     # The log up to the shipped weights, not the games the run played after them.
-    with (run / "log.csv").open(newline="") as f:
+    with source.log.open(newline="") as f:
         reader = csv.DictReader(f)
         rows = [row for row in reader if int(row["step"]) <= step]
-    with (target / "log.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, reader.fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
+    log = io.StringIO()
+    writer = csv.DictWriter(log, reader.fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
     # A run that continued a shipped agent ships the commands that trained that agent too.
-    origin = run / "origin.json"
-    earlier = json.loads(origin.read_text())["commands"] if origin.exists() else []
+    earlier = json.loads(source.origin.read_text())["commands"] if source.origin.exists() else []
     info = {
         "commands": [*earlier, *commands],
         "agent_steps": step,
@@ -135,7 +131,16 @@ def export(
         "rlbook": __version__,
         "python": sys.version.split()[0],
     }
-    (target / "about.json").write_text(json.dumps(info, indent=2))
+    # All is read before anything is written, and each file is written whole, so a failed
+    # export never ships a half-written file.
+    target = AGENTS / _name(config.game)
+    target.mkdir(parents=True, exist_ok=True)
+    with writing_whole(target / "weights.npz") as partial, partial.open("wb") as file:
+        np.savez_compressed(file, **weights)  # a file, so numpy adds no ".npz" to the name
+    # The shipped agent goes to other machines: each chooses its own update path.
+    write_atomically(target / "config.json", config.for_another_machine().to_json())
+    write_atomically(target / "log.csv", log.getvalue())
+    write_atomically(target / "about.json", json.dumps(info, indent=2))
     return target
 
 
@@ -160,8 +165,10 @@ def start_from_pretrained(game: str, run: str | Path, config=None) -> int:
     with target.locked():
         target.refuse_existing()
         target.write_config(agent.config)
-        shutil.copy(source / "log.csv", target.log)
-        shutil.copy(source / "about.json", target.origin)  # how the weights came to be
+        # The shipped log goes on; origin.json keeps how the shipped weights came to be.
+        for shipped, copy in (("log.csv", target.log), ("about.json", target.origin)):
+            with writing_whole(copy) as partial:
+                shutil.copyfile(source / shipped, partial)
         rng = np.random.default_rng(agent.config.seed + step)
         Checkpoints(target, agent).save(step, progress_record(episode, rng))
     return step

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlbook._keras import tf
+from rlbook.files import writing_whole
 
 COMPILES = ("xla", "graph")
 PRECISIONS = ("float32", "bfloat16")
@@ -215,12 +216,12 @@ def _read_cache(cache_file: Path | None) -> dict[str, dict[str, float]]:
 
 
 def _write_cache(cache_file: Path, cache: dict[str, dict[str, float]]) -> None:
-    # Written beside and renamed, so a reader never sees half a file; an unwritable cache
-    # folder costs only the timing next time, so it is not an error.
+    # Written whole, so a reader never sees half a file, and shared: trials of a sweep time
+    # their updates at the same moment. An unwritable cache folder costs only the timing next
+    # time, so it is not an error.
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(cache, indent=2, sort_keys=True))
-        partial.replace(cache_file)
+        with writing_whole(cache_file, shared=True) as partial:
+            partial.write_text(json.dumps(cache, indent=2, sort_keys=True))
     except OSError:
         pass

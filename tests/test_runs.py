@@ -16,9 +16,19 @@ import numpy as np
 import pytest
 from tiny import TINY
 
+from rlbook._keras import tf
 from rlbook.cli import main
 from rlbook.dqn import DQNConfig
-from rlbook.runs import RunError, RunFolder, read_log, restore_agent
+from rlbook.runs import (
+    Checkpoints,
+    RunError,
+    RunFolder,
+    checkpoint_name,
+    checkpoint_step,
+    progress_record,
+    read_log,
+    restore_agent,
+)
 from rlbook.train import train
 
 TESTS = Path(__file__).resolve().parent
@@ -113,7 +123,7 @@ def test_files_a_hard_kill_leaves_half_written_are_never_read(tmp_path):
     # What a kill in the middle of each write leaves behind:
     (run / "checkpoints" / "ckpt-800.index").write_bytes(b"\0" * 10)  # a newer checkpoint
     (run / "progress.json.tmp").write_text('{"step": 8')  # the marker being replaced
-    (run / "replay.tmp.npz").write_bytes(b"PK\3\4 cut")  # the replay memory being saved
+    (run / "replay.npz.tmp").write_bytes(b"PK\3\4 cut")  # the replay memory being saved
     partial = run / "milestones" / ".partial"
     partial.mkdir(exist_ok=True)
     (partial / "step-000000600.data-00000-of-00001").write_bytes(b"\0" * 10)  # a milestone
@@ -131,6 +141,7 @@ def test_files_a_hard_kill_leaves_half_written_are_never_read(tmp_path):
     assert [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
     restore_agent(run, run / "milestones" / "step-000000600")  # written whole this time
     assert not partial.exists()
+    assert not (run / "replay.npz.tmp").exists()  # replaced by the next save, then renamed
 
 
 def test_a_full_disk_is_named_and_the_last_checkpoint_kept(tmp_path):
@@ -225,3 +236,56 @@ def test_a_run_folder_written_by_an_earlier_rlbook_resumes(tmp_path):
     log = read_log(run / "log.csv")
     assert log["step"][0] <= 400 < log["step"][-1]  # the old rows kept, new ones after
     assert np.array_equal(log["episode"], np.arange(1, len(log["episode"]) + 1))
+
+
+def test_checkpoint_names_are_read_back_as_the_step_they_were_built_from(tmp_path):
+    folder = RunFolder(tmp_path)
+    assert folder.checkpoint(1410600) == tmp_path / "checkpoints" / "ckpt-1410600"
+    assert folder.milestone(1250000) == tmp_path / "milestones" / "step-001250000"
+    for step in (0, 400, 1410600, 12_500_000):
+        assert checkpoint_step(checkpoint_name(step)) == step
+        assert checkpoint_step(folder.milestone(step)) == step
+    assert checkpoint_step(folder.checkpoint(400).with_suffix(".index")) == 400
+    for name in ("weights-400", "ckpt-", "ckpt-4x", "step"):
+        with pytest.raises(RunError, match=rf"{name} is named neither as a checkpoint"):
+            checkpoint_step(name)
+
+
+class _BundledAgent:
+    """An agent that hands its state over as one bundle, and holds no network at all."""
+
+    def __init__(self):
+        self.weights = tf.Variable([1.0, 2.0])
+        self.copy = tf.Variable([3.0])
+        self.moments = tf.Variable([0.5])
+
+    def checkpoint_state(self) -> dict[str, object]:
+        return {"online": self.weights, "target": self.copy, "optimizer": self.moments}
+
+
+def test_checkpoints_save_and_restore_whatever_bundle_the_agent_hands_over(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    agent = _BundledAgent()
+    Checkpoints(folder, agent).save(40, progress_record(3, np.random.default_rng(0)))
+    for variable in (agent.weights, agent.copy, agent.moments):
+        variable.assign(tf.zeros_like(variable))
+    progress = Checkpoints(folder, agent).restore()
+    assert progress["step"] == 40 and progress["episode"] == 3
+    assert agent.weights.numpy().tolist() == [1.0, 2.0]
+    assert agent.copy.numpy().tolist() == [3.0] and agent.moments.numpy().tolist() == [0.5]
+
+
+def test_starting_over_empties_a_run_without_a_checkpoint_and_refuses_one_with(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir()
+    (folder.path / "scores.csv").write_text("step,score\n")
+    folder.config.write_text("{}")
+    folder.tensorboard.mkdir()
+    (folder.tensorboard / "events").write_text("")
+    folder.start_over(keep=["scores.csv"])
+    assert [p.name for p in folder.path.iterdir()] == ["scores.csv"]
+
+    Checkpoints(folder, _BundledAgent()).save(40, progress_record(3, np.random.default_rng(0)))
+    with pytest.raises(RunError, match=r"holds a checkpoint at step 40; resume it instead"):
+        folder.start_over()
+    assert folder.checkpoint(40).with_suffix(".index").exists()
