@@ -1,10 +1,14 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
+from PIL import Image
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 
 from rlbook import charts
 
@@ -93,3 +97,30 @@ def test_plot_score_draws_the_mean_and_the_reference_levels():
     assert mean[0] == -1 and mean[-1] == 1
     levels = [line.get_ydata()[0] for line in ax.get_lines()[2:]]
     assert levels == [1.0, -0.6]
+
+
+def test_importing_charts_leaves_matplotlib_settings_as_they_were():
+    code = (
+        "import matplotlib as mpl; before = dict(mpl.rcParams); import rlbook.charts; "
+        "changed = [k for k, v in mpl.rcParams.items() if before[k] != v]; "
+        "assert not changed, changed; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout == "ok\n", done.stderr
+
+
+def test_figures_are_drawn_and_saved_in_the_book_style_and_only_they(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
+    ax = charts.plot_reward([0, 1, 0, 1, 1], window=2)
+    assert not ax.spines["top"].get_visible() and ax.title.get_fontweight() == "bold"
+    assert tuple(ax.figure.get_size_inches()) == (6.4, 3.6)
+    with Image.open(charts.save_png("reward", ax.figure)) as png:
+        assert round(png.info["dpi"][0]) == 150
+    plt.close("all")
+
+    _, own = plt.subplots()  # a notebook's own figure keeps matplotlib's look
+    assert own.spines["top"].get_visible() and matplotlib.rcParams["savefig.dpi"] == "figure"
+    with charts.book_style():
+        _, styled = plt.subplots()
+    assert not styled.spines["top"].get_visible()
+    plt.close("all")

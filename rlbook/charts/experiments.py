@@ -1,0 +1,164 @@
+"""The Experiments page's figures: every Breakout run, drawn from the CSV files of its results."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+from rlbook.charts.book import book_style, thousands
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a CSV file as dicts, with numbers as floats and empty cells as ``None``."""
+
+    def value(text: str):
+        if text == "":
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    with Path(path).open(newline="") as f:
+        return [{key: value(text) for key, text in row.items()} for row in csv.DictReader(f)]
+
+
+def _protocol_rows(milestones: Sequence[Mapping], run: str) -> list[Mapping]:
+    """A run's scores on the DQN paper's protocol (epsilon 0.05) over the 30 seed-1 games."""
+    rows = [
+        r
+        for r in milestones
+        if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05 and r["games"] == 30
+    ]
+    return sorted(rows, key=lambda r: r["agent_steps"])
+
+
+@book_style()
+def plot_milestones(
+    milestones: Sequence[Mapping],
+    references: Sequence[Mapping],
+    runs: Sequence[str],
+    title: str = "Breakout: rlbook's runs (one seed each) beside the published curves",
+    ax=None,
+):
+    """Score against agent steps for each recipe (its ``runs`` joined), beside the references.
+
+    rlbook's points are 30 games at each milestone under the DQN paper's protocol (epsilon
+    0.05), one training seed per run, with a band of one standard error; the references are
+    drawn as their sources measured them (CleanRL's training games at epsilon 0.01 over 3 seeds,
+    its agents and the DQN paper under the protocol).
+    """
+    ax = ax or plt.figure(figsize=(9, 5)).gca()
+    by_recipe: dict[str, list[Mapping]] = {}
+    for run in runs:
+        rows = _protocol_rows(milestones, run)
+        if not rows:
+            raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
+        by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
+    for i, (recipe, rows) in enumerate(by_recipe.items()):
+        steps = np.array([r["agent_steps"] for r in rows])
+        mean = np.array([r["mean"] for r in rows])
+        error = np.array([r["std"] for r in rows]) / np.sqrt([r["games"] for r in rows])
+        ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=f"C{i}", label=recipe)
+        ax.fill_between(steps, mean - error, mean + error, color=f"C{i}", alpha=0.15, lw=0)
+    curves: dict[str, list[Mapping]] = {}
+    for row in references:
+        if row["agent_steps"]:
+            curves.setdefault(f"{row['source']} ({row['measure']})", []).append(row)
+    styles = iter([("k", "--", "s"), ("0.45", ":", "^"), ("k", "", "x"), ("firebrick", "", "*")])
+    for label, rows in curves.items():
+        rows = sorted(rows, key=lambda r: r["agent_steps"])
+        color, line, marker = next(styles)
+        epsilon = rows[0]["epsilon"]
+        ax.plot(
+            [r["agent_steps"] for r in rows],
+            [r["score"] for r in rows],
+            color=color,
+            ls=line or "none",
+            marker=marker,
+            ms=8 if marker == "*" else 5,
+            label=f"{label}, epsilon {epsilon:g}",
+        )
+    ax.set(xlabel="agent steps (4 frames each)", ylabel="game score (mean per game)", title=title)
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    return ax
+
+
+@book_style()
+def plot_ablation(
+    milestones: Sequence[Mapping],
+    runs: Sequence[str],
+    steps: Sequence[int] = (250_000, 500_000),
+    title: str = "Which changes made the book's agent learn",
+    ax=None,
+):
+    """Protocol score of each run at each of ``steps``, as bars with the game-to-game spread."""
+    ax = ax or plt.figure(figsize=(8, 4)).gca()
+    height = 0.8 / len(steps)
+    labels = []
+    for i, run in enumerate(runs):
+        rows = {r["agent_steps"]: r for r in _protocol_rows(milestones, run)}
+        labels.append(f"{rows[max(rows)]['recipe']}\n({run})" if rows else run)
+        for j, step in enumerate(steps):
+            if step not in rows:
+                raise ValueError(f"run {run!r} has no milestone at {step:,} steps")
+            row = rows[step]
+            y = i + (j - (len(steps) - 1) / 2) * height
+            label = f"{thousands(step, None)} steps" if i == 0 else None
+            ax.barh(
+                y,
+                row["mean"],
+                height,
+                xerr=row["std"],
+                color=f"C{j}",
+                alpha=0.8,
+                label=label,
+                error_kw={"lw": 0.8, "alpha": 0.6},
+            )
+            ax.text(row["mean"] + row["std"], y, f" {row['mean']:g}", va="center", fontsize=7)
+    ax.set_yticks(range(len(runs)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="game score (30 games, protocol; bar: mean, line: one std)", title=title)
+    ax.grid(axis="y", visible=False)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return ax
+
+
+@book_style()
+def plot_speed(rows: Sequence[Mapping], title: str = "DQN training speed on Breakout", ax=None):
+    """Steps per second of each implementation on each machine: bar at the median, dot per run."""
+    ax = ax or plt.figure(figsize=(7, 3.2)).gca()
+    machines = list(dict.fromkeys(r["machine"] for r in rows))
+    implementations = list(dict.fromkeys(r["implementation"] for r in rows))
+    height = 0.8 / len(implementations)
+    labels = []
+    for i, machine in enumerate(machines):
+        medians = {}
+        for j, name in enumerate(implementations):
+            values = [
+                r["steps_per_second"]
+                for r in rows
+                if r["machine"] == machine and r["implementation"] == name
+            ]
+            medians[name] = float(np.median(values))
+            y = i + (j - (len(implementations) - 1) / 2) * height
+            label = name if i == 0 else None
+            ax.barh(y, medians[name], height, color=f"C{j}", alpha=0.7, label=label)
+            ax.scatter(values, [y] * len(values), color=f"C{j}", s=10, zorder=3)
+            ax.text(max(values), y, f"  {medians[name]:.1f}", va="center", fontsize=8)
+        first, *others = implementations
+        ratios = ", ".join(f"{medians[first] / medians[o]:.2f}x" for o in others)
+        labels.append(f"{machine}\n(ratio {ratios})")
+    ax.set_yticks(range(len(machines)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="agent steps per second (learning on, 2 CPU cores)", title=title)
+    ax.set_xlim(0, max(r["steps_per_second"] for r in rows) * 1.15)
+    ax.grid(axis="y", visible=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    return ax
