@@ -124,3 +124,14 @@ def test_figures_are_drawn_and_saved_in_the_book_style_and_only_they(tmp_path, m
         _, styled = plt.subplots()
     assert not styled.spines["top"].get_visible()
     plt.close("all")
+
+
+def test_settings_changed_while_a_figure_is_drawn_outlast_it():
+    interactive = matplotlib.is_interactive()
+    try:
+        with charts.book_style():
+            matplotlib.interactive(True)  # as a notebook's inline backend does as it starts
+        assert matplotlib.is_interactive()
+        assert matplotlib.rcParams["axes.spines.top"]  # while the book's look is put back
+    finally:
+        matplotlib.interactive(interactive)

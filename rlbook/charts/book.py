@@ -7,8 +7,10 @@ committed figures; ``RLBOOK_CHARTS`` names another folder explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -34,12 +36,22 @@ BOOK_STYLE = {
 }
 
 
-def book_style():
+@contextlib.contextmanager
+def book_style() -> Iterator[None]:
     """The book's look, for a figure drawn or saved within it: ``with charts.book_style():``.
 
-    Also a decorator: every figure function of ``rlbook.charts`` draws under it.
+    Also a decorator: every figure function of ``rlbook.charts`` draws under it. Only the
+    settings of ``BOOK_STYLE`` are put back afterwards; anything else changed meanwhile stays.
     """
-    return matplotlib.rc_context(BOOK_STYLE)
+    # Chosen before the style, not inside it: a notebook's inline backend turns matplotlib
+    # interactive as it starts, and the figures of later cells are shown only if that lasts.
+    matplotlib.get_backend()
+    before = {key: matplotlib.rcParams[key] for key in BOOK_STYLE}
+    matplotlib.rcParams.update(BOOK_STYLE)
+    try:
+        yield
+    finally:
+        matplotlib.rcParams.update(before)
 
 
 def chart_dir() -> Path:
