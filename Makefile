@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rlbook-installed
 BOOK_STAMP := $(VENV)/.rlbook-book-installed
 
-.PHONY: chapter test bench install lint clean book book-test
+.PHONY: chapter test test-cluster bench install lint clean book book-test
 
 install: $(STAMP)
 
@@ -33,8 +33,20 @@ $(BOOK_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e ".[notebooks,dev,book]"
 	touch $(BOOK_STAMP)
 
+# The chapter in Jupyter, to re-run its cells: .venv is registered as the kernel "Python
+# (rlbook)" (inside .venv only), and no browser is opened on a machine without a display (open
+# the address Jupyter prints).
+lab: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name rlbook --display-name "Python (rlbook)"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) $(LAB_ARGS)
+
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Sweeps on a Ray cluster of several nodes started on this machine, losing a worker node, the
+# driver and the head on purpose (minutes; `make test` runs the cluster's quick tests only).
+test-cluster: $(STAMP)
+	$(PY) -m pytest tests/cluster -m faults
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --markdown

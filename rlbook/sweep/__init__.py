@@ -11,11 +11,15 @@ A sweep lives in one folder:
 
     sweep.json       what was asked: the agent, game, fixed settings, grid, seeds and scoring
     sweep.lock       held (``flock``) by the process running the sweep
+    sitting          an id of the driver's sitting, which a trial must see to run (on Ray)
     trials/          one folder per setting and seed, ``<setting>-seed<k>/``: for a DQN an
                      ordinary run folder (``python -m rlbook evaluate|play|train --resume`` and
                      TensorBoard work on it), for a FrozenLake agent its config.json. Each
-                     holds ``scores.csv``, the trial's scores so far.
+                     holds ``scores.csv``, the trial's scores so far, ``trial.lock``, held by
+                     the process training it, and on Ray ``nodes.csv``: the node each sitting
+                     of the trial ran on and the step it went on from.
     tune/            Ray Tune's own records of each sitting, the errors of failed trials among them
+    ray.log          what Ray itself printed: its log, tracebacks, reports of lost nodes
     results.csv      every score of every trial: setting, seed, step, score
     summary.csv      per setting and step: runs, mean and IQM, each with its 95% interval
     B09124_13_sweep.png   score against steps, one IQM line and interval band per setting
@@ -23,7 +27,9 @@ A sweep lives in one folder:
 A sweep that stops (Ctrl-C, a killed process, a lost machine) goes on with ``resume=True``
 (``--resume``): a trial whose scores are complete is not run again, an unfinished DQN trial goes
 on from its last checkpoint, and an unfinished FrozenLake trial, seconds long, starts again. On
-a cluster, the sweep folder must be on a file system that every node sees.
+a cluster, the sweep folder must be on a file system that every node sees at the same path; a
+trial whose node is lost goes on from its checkpoint on another node, and a driver that loses
+the cluster's head ends within seconds, saying to resume (``docs/cluster.md``).
 
 The package, one job per module: ``kinds`` (what the sweep knows of each agent kind),
 ``fields`` (a setting's type, checked and parsed), ``spec`` (the sweep asked for and its

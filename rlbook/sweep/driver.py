@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from rlbook.files import RunError, holding_lock, write_atomically
-from rlbook.sweep.cluster import connect
+from rlbook.memory import refuse_unless_fits
+from rlbook.sweep.cluster import check_memory, connect, ray_output_into, watching_head
 from rlbook.sweep.fields import check_positive
 from rlbook.sweep.results import SweepResult, collect, read_scores, score_line
 from rlbook.sweep.spec import SweepSpec, Trial, load_spec
@@ -47,20 +49,30 @@ def run(
     elif saved.exists():
         raise RunError(f"{folder} already holds a sweep; pass --resume to go on with it")
     pending = [t for t in trials if not _complete(spec, t, folder)]
+    needs = [(t.name, t.kind.memory_bytes(t.config)) for t in pending]
     if pending and on_ray:
-        connect(address, cpus_per_trial)  # before the folder is written: Ray may not be there
-    with _locked(folder):
-        write_atomically(saved, json.dumps(spec.to_dict(), indent=2))
-        if not pending:
-            failed = {}
-        elif on_ray:
-            # Ray Tune is imported only now: without the sweep extra, connect() said so above.
-            from rlbook.sweep.tuner import run_on_tune
+        with ray_output_into(folder / "ray.log") as terminal:
+            # Before sweep.json is written: Ray may not be there, or too small for a trial.
+            joined = connect(address, cpus_per_trial, log=folder / "ray.log")
+            check_memory(needs)
+            with _locked(folder):
+                write_atomically(saved, json.dumps(spec.to_dict(), indent=2))
+                write_atomically(folder / "sitting", uuid.uuid4().hex)
+                # Ray Tune is imported only now: without the sweep extra, connect() said so.
+                from rlbook.sweep.tuner import run_on_tune
 
-            failed = run_on_tune(spec, pending, folder, cpus_per_trial, progress)
-        else:
-            failed = _run_here(spec, pending, folder, progress)
-        result = collect(spec, folder, ran=[t.name for t in pending])
+                hint = f"go on with `python -m rlbook sweep --run {folder} --resume`"
+                with watching_head(joined, hint, terminal):
+                    say = terminal.say if progress else None
+                    failed = run_on_tune(spec, pending, folder, cpus_per_trial, say)
+                result = collect(spec, folder, ran=[t.name for t in pending])
+    else:
+        for name, nbytes in needs:
+            refuse_unless_fits(nbytes, f"trial {name}'s replay memory")
+        with _locked(folder):
+            write_atomically(saved, json.dumps(spec.to_dict(), indent=2))
+            failed = _run_here(spec, pending, folder, progress) if pending else {}
+            result = collect(spec, folder, ran=[t.name for t in pending])
     if failed:
         errors = "; ".join(f"{name}: {error}" for name, error in failed.items())
         records = f"; Ray Tune's records of them are in {folder / 'tune'}" if on_ray else ""

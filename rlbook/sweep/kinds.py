@@ -6,6 +6,7 @@ per kind; the spec, the trial runner and the results ask the kind instead of nam
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,36 @@ def _check_atari_or_catch(game: Any) -> None:
         from rlbook.atari import rom_id
 
         rom_id(game)  # a ValueError with the closest names
+
+
+def _dqn_game_defaults(game: str) -> dict[str, Any]:
+    # Catch's 10x10 frames are too small for the Nature network's 8x8 stride-4 first layer.
+    return {"network": "small"} if game.lower() == "catch" else {}
+
+
+def _check_dqn_config(config: Any) -> None:
+    _check_network_fits(config.network, config.game.lower())
+
+
+@functools.cache
+def _check_network_fits(network: str, game: str) -> None:
+    """The network's own check of the game's frames (a ValueError), once per pair, before Ray."""
+    from rlbook.memory import STACK, frame_shape
+    from rlbook.networks import build_network
+
+    build_network(network, (STACK, *frame_shape(game)), n_actions=3)
+
+
+def _dqn_memory_bytes(config: Mapping[str, Any]) -> int:
+    from rlbook.memory import replay_bytes
+
+    return replay_bytes(KINDS["dqn"].build_config(config))
+
+
+def _dqn_start_step(folder) -> int:
+    from rlbook.runs import RunFolder
+
+    return RunFolder(folder).last_complete_step() or 0
 
 
 def _check_lake(game: Any) -> None:
@@ -55,6 +86,13 @@ class AgentKind:
     run: Callable[..., None]  # trains and scores one trial (see ``rlbook.sweep.trials``)
     scored_every: Callable[[Any, Mapping[str, Any]], int]  # (spec, config) -> steps between
     agent_path: str | None = None  # "module:Class" of the agent, for kinds the runner builds
+    # Settings a game needs unless the sweep sets them: (game) -> {field: value}.
+    game_defaults: Callable[[str], dict[str, Any]] = lambda game: {}
+    check_config: Callable[[Any], None] = lambda config: None  # what the config leaves unchecked
+    # Bytes of memory a trial reserves on its node: (config as a dict) -> bytes.
+    memory_bytes: Callable[[Mapping[str, Any]], int] = lambda config: 0
+    # The step a trial's folder lets it go on from (0: from the start): (folder) -> step.
+    start_step: Callable[[Any], int] = lambda folder: 0
 
     def config_class(self) -> type:
         return _import(self.config_path)
@@ -96,6 +134,10 @@ KINDS = {
         check_game=_check_atari_or_catch,
         run=trials.run_dqn,
         scored_every=lambda spec, config: config["milestone_every"],
+        game_defaults=_dqn_game_defaults,
+        check_config=_check_dqn_config,
+        memory_bytes=_dqn_memory_bytes,
+        start_step=_dqn_start_step,
     ),
     "tabular": _lake_kind("tabular", "rlbook.tabular:TabularConfig", "rlbook.tabular:TabularQ"),
     "qnetwork": _lake_kind(

@@ -12,8 +12,11 @@ the agent there and reports it, and the run goes on, as if no sweep were watchin
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-import shutil
+import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +31,11 @@ if TYPE_CHECKING:
     from rlbook.sweep.spec import SweepSpec, Trial
 
 EVAL_EPSILON, EVAL_SEED = 0.05, 1  # the DQN paper's protocol, as `rlbook evaluate` plays it
+LOCK = "trial.lock"  # held by the process training the trial, as sweep.lock by the driver
+PLACES = "nodes.csv"  # where each sitting of the trial ran, and from which step
+# A trial whose last process was lost with its driver or node may still be running for a few
+# seconds until Ray ends it; the next one waits for its lock this long before giving up.
+LOCK_WAIT_S = 120.0
 
 
 def run_trial(
@@ -35,18 +43,71 @@ def run_trial(
     trial: Trial,
     folder: str | Path,
     report: Callable[[int, float], None] | None = None,
+    started: Callable[[int], None] | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> dict[int, float]:
     """Train and score one trial in ``folder``, going on from what the folder holds.
 
     ``report(step, score)`` is called for every score, old and new, in order of steps (the
-    sweep passes Ray Tune's report). Returns the trial's scores by step.
+    sweep passes Ray Tune's report); ``started(step)`` once the trial holds its folder, with
+    the step it goes on from. Returns the trial's scores by step.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     report = report or (lambda step, score: None)
-    scores = read_scores(folder)
-    trial.kind.run(spec, trial, folder, spec.score_steps(trial), scores, report)
+    with holding_trial(folder, lock_wait_s):
+        if started:
+            started(trial.kind.start_step(folder))
+        scores = read_scores(folder)
+        trial.kind.run(spec, trial, folder, spec.score_steps(trial), scores, report)
     return scores
+
+
+@contextlib.contextmanager
+def holding_trial(folder: Path, wait_s: float):
+    """Hold the trial folder's lock, waiting up to ``wait_s`` for a process that still has it.
+
+    So that no two processes write one trial at once: after a lost driver or node, Ray may start
+    the trial again before the old process has died.
+    """
+    with open(folder / LOCK, "a+") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise RunError(
+                        f"{folder} is still being trained by {holder} after {wait_s:g} s; "
+                        "stop it, then resume the sweep"
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+        handle.flush()
+        yield
+
+
+def check_sees_sweep(mark: Path, sitting: str, node: str) -> None:
+    """Refuse to train on a node that does not see the sweep folder the driver wrote.
+
+    The driver writes ``mark`` with an id of its sitting; a node whose path leads elsewhere
+    (not mounted, another disk) would otherwise train into a folder nobody reads.
+    """
+    try:
+        seen = mark.read_text().strip()
+    except OSError as error:
+        seen = f"nothing ({error.strerror})"
+    if seen != sitting:
+        raise RunError(
+            f"node {node} cannot see the sweep folder {mark.parent}: it finds {seen} at {mark} "
+            "where the driver wrote this sitting's id; every node must mount the sweep folder "
+            "at the same path (a shared file system)"
+        )
 
 
 def run_dqn(spec, trial, folder, wanted, scores, report) -> None:
@@ -70,15 +131,13 @@ def run_dqn(spec, trial, folder, wanted, scores, report) -> None:
     saved = run.last_complete_step()
     if saved is None and run.holds_a_run():
         # Stopped before its first checkpoint: nothing to go on from, so it starts again.
-        for path in folder.iterdir():
-            if path.name != "scores.csv":
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        run.start_over(keep=("scores.csv", LOCK, PLACES))
     # What an earlier sitting trained, scored now if it stopped before scoring it.
     for step in (s for s in wanted if saved is not None and s <= saved):
         if step in scores:
             report(step, scores[step])
         else:
-            weights = run.milestone(step) if step < saved else run.checkpoints / f"ckpt-{saved}"
+            weights = run.milestone(step) if step < saved else run.checkpoint(saved)
             score(step, restore_agent(folder, weights))
     if saved is not None and saved >= config.steps:
         return
