@@ -35,10 +35,12 @@ $(BOOK_STAMP): $(STAMP) pyproject.toml
 
 # The chapter in Jupyter, to re-run its cells: .venv is registered as the kernel "Python
 # (rlbook)" (inside .venv only), and no browser is opened on a machine without a display (open
-# the address Jupyter prints).
+# the address Jupyter prints). Jupyter refuses root unless told, as in a container.
+HEADLESS := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name rlbook --display-name "Python (rlbook)"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(HEADLESS) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,8 +1,9 @@
 """rlbook's benchmarks: ``make bench`` prints the figures the README and the issues quote.
 
 1. FrozenLake: seconds for each agent's 2000-episode run (median of 3), the tabular agent's
-   episodes per second, and each agent's greedy success rate over 10 seeds (5,000 played
-   episodes each) beside the optimum.
+   episodes per second, seconds for the chapter's 20 Q-network seeds trained side by side in one
+   graph and scored every 100 episodes (median of 3), and each agent's greedy success rate over
+   10 seeds (5,000 played episodes each) beside the optimum.
 2. DQN on Breakout, on the machine it runs on: the CPU and the features that decide how the
    update runs (avx2, avx512f, avx512_bf16, amx); every candidate update path's time (median)
    and the one chosen; the bound the fastest update sets (4 / update seconds, at one update per
@@ -44,7 +45,7 @@ def frozenlake(seeds: int = 10, repeats: int = 3) -> None:
 
     from rlbook import planning
     from rlbook.episodes import success_rate
-    from rlbook.qnetwork import QNetworkAgent, QNetworkConfig
+    from rlbook.qnetwork import QNetworkAgent, QNetworkConfig, train_side_by_side
     from rlbook.tabular import TabularConfig, TabularQ
 
     env = gym.make("FrozenLake-v1")
@@ -59,6 +60,16 @@ def frozenlake(seeds: int = 10, repeats: int = 3) -> None:
         if name == "tabular Q":
             line += f"  ({2000 / statistics.median(times):,.0f} episodes/s)"
         print(line, flush=True)
+        if name == "Q-network":
+            together = [
+                timed(lambda: train_side_by_side(QNetworkConfig(), range(20), progress=False))
+                for _ in range(repeats)
+            ]
+            print(
+                f"{name:10s} 20 seeds side by side, scored every 100 episodes (the chapter's "
+                f"comparison): median {statistics.median(together):5.2f} s of {repeats}",
+                flush=True,
+            )
         rates = []
         for seed in range(seeds):
             agent = make(seed)
