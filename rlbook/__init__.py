@@ -1,9 +1,11 @@
 """rlbook: the runnable companion to a book chapter on reinforcement learning with TensorFlow.
 
 Modules follow the chapter: ``tabular`` and ``qnetwork`` learn FrozenLake, ``planning`` computes
-the optimum they are measured against; ``atari``, ``replay``, ``dqn``, ``train``, ``evaluate``
-and ``record`` make the DQN agent for Atari games, ``runs`` keeps a run's folder; ``sweep``
-and ``stats`` run many seeds and settings and sum them up; ``charts`` draws and saves the figures.
+the optimum they are measured against; ``atari``, ``replay``, ``networks``, ``dqn`` (with
+``dqn_config`` and ``c51``), ``train``, ``evaluate`` and ``record`` make the DQN agent for Atari
+games, ``runs`` keeps a run's folder; ``sweep`` and ``stats`` run many seeds and settings and
+sum them up; ``charts`` draws and saves the figures, and ``source`` shows the library's own code
+on the chapter's pages.
 Submodules load on first use, so ``import rlbook`` stays fast and TensorFlow loads only when a
 module that needs it is touched.
 """
@@ -16,13 +18,17 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "atari",
+    "c51",
     "catch",
     "charts",
     "cli",
     "dqn",
+    "dqn_config",
     "envs",
     "episodes",
     "evaluate",
+    "games",
+    "networks",
     "planning",
     "pretrained",
     "qnetwork",
@@ -30,6 +36,8 @@ _SUBMODULES = {
     "record",
     "replay",
     "runs",
+    "settings",
+    "source",
     "stats",
     "sweep",
     "tabular",

@@ -171,7 +171,10 @@ class AtariEnv:
 
 
 def _area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """Matrix that averages ``n_in`` pixels into ``n_out`` by overlapping area (OpenCV's AREA)."""
+    """Matrix that averages ``n_in`` pixels into ``n_out`` by overlapping area (OpenCV's AREA).
+
+    In the chapter: Breakout, "What the agent sees".
+    """
     edges = np.linspace(0, n_in, n_out + 1)
     pixel = np.arange(n_in)
     overlap = np.clip(
@@ -184,7 +187,10 @@ _ROWS, _COLS = _area_weights(210, FRAME_SHAPE[0]), _area_weights(160, FRAME_SHAP
 
 
 def grayscale_84(screens: np.ndarray) -> np.ndarray:
-    """Colour screens ``[..., 210, 160, 3]`` to luminance at 84x84, as the DQN paper does."""
+    """Colour screens ``[..., 210, 160, 3]`` to luminance at 84x84, as the DQN paper does.
+
+    In the chapter: Breakout, "What the agent sees".
+    """
     luminance = screens.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     return _ROWS @ luminance @ _COLS.T
 

@@ -29,6 +29,8 @@ def project(atoms, rewards, terminals, discount, next_probs) -> tf.Tensor:
     probability ``p_j`` to the two atoms either side of it, each in proportion to how close it
     is: atom ``z_i`` receives ``p_j * max(0, 1 - |Tz_j - z_i| / dz)``. A terminal transition
     shifts every atom onto ``r``, so all the probability lands beside the reward.
+
+    In the chapter: Breakout, "One number, or the whole distribution: C51".
     """
     delta = atoms[1] - atoms[0]
     shifted = rewards[:, None] + discount * (1.0 - terminals[:, None]) * atoms[None, :]
@@ -44,6 +46,8 @@ def target_distribution(
 
     ``a*`` maximises the target network's mean return, or the online network's when
     ``next_logits_online`` is given (Double DQN's choice, as in ``rlbook.dqn.bellman_target``).
+
+    In the chapter: Breakout, "One number, or the whole distribution: C51".
     """
     chooser = next_logits_target if next_logits_online is None else next_logits_online
     best = tf.argmax(expected_q(chooser, atoms), axis=1, output_type=tf.int32)
@@ -52,5 +56,8 @@ def target_distribution(
 
 
 def cross_entropy(target_probs: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """``-sum_i m_i log p_i`` per transition: the loss that pulls ``p`` towards ``m``."""
+    """``-sum_i m_i log p_i`` per transition: the loss that pulls ``p`` towards ``m``.
+
+    In the chapter: Breakout, "One number, or the whole distribution: C51".
+    """
     return -tf.reduce_sum(target_probs * tf.nn.log_softmax(logits), axis=-1)

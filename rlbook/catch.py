@@ -49,6 +49,24 @@ class Catch(gym.Env):
         return np.repeat(self._frame()[..., None], 3, axis=2)
 
 
+def observation(ball_row: int, ball_col: int, paddle: int) -> np.ndarray:
+    """The agent's view ``[1, STACK, 10, 10]`` once the ball has fallen to ``ball_row`` in
+    column ``ball_col`` while the paddle, centred on ``paddle``, stood still: a state to ask an
+    agent about."""
+    if not (STACK - 1 <= ball_row < SIZE - 1 and 0 <= ball_col < SIZE and 1 <= paddle < SIZE - 1):
+        raise ValueError(
+            f"no such state: ball_row in [{STACK - 1}, {SIZE - 2}], ball_col in [0, {SIZE - 1}], "
+            f"paddle in [1, {SIZE - 2}]; got {ball_row}, {ball_col}, {paddle}"
+        )
+    game = Catch()
+    game.ball_col, game.paddle = ball_col, paddle
+    frames = []
+    for row in range(ball_row - STACK + 1, ball_row + 1):
+        game.ball_row = row
+        frames.append(game._frame())
+    return np.stack(frames)[None]
+
+
 class CatchEnv:
     """``num_envs`` games of Catch with stacked frames, behaving like ``AtariEnv``."""
 

@@ -1,42 +1,47 @@
 """The command line: ``python -m rlbook train | evaluate | play | sweep | games``.
 
 Every field of ``DQNConfig`` is a flag of ``train`` (``--buffer-size 100000``, ``--double``),
-with the comment beside the field in ``dqn.py`` as its help text.
+with the help that the field carries (``rlbook.dqn_config``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
-import re
 import sys
 from pathlib import Path
 
-from rlbook import sweep
-from rlbook.dqn import DQNConfig
-
-
-def _field_help() -> dict[str, str]:
-    source = inspect.getsource(DQNConfig)
-    return dict(re.findall(r"^\s+(\w+): [^=]+=[^#\n]+#\s*(.+)$", source, re.MULTILINE))
+from rlbook import settings, sweep
+from rlbook.dqn_config import DQNConfig
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    helps = _field_help()
     group = parser.add_argument_group("DQN settings (defaults: the DQN paper and the book)")
     for field in dataclasses.fields(DQNConfig):
         flag = "--" + field.name.replace("_", "-")
-        text = f"{helps.get(field.name, '')} [default: {field.default}]"
-        if field.type in ("bool", bool):
+        text = f"{settings.help_of(field)} [default: {field.default}]"
+        if settings.type_of(field) is bool:
             group.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text
             )
         else:
-            kind = {"int": int, "float": float, "str": str}[str(field.type)]
             group.add_argument(
-                flag, type=kind, default=argparse.SUPPRESS, help=text, metavar=kind.__name__.upper()
+                flag,
+                type=_reader(field),
+                default=argparse.SUPPRESS,
+                help=text,
+                metavar=settings.type_of(field).__name__.upper(),
             )
+
+
+def _reader(field: dataclasses.Field):
+    def read(text: str):
+        try:
+            return settings.parse(field, text)
+        except ValueError as error:  # argparse shows an ArgumentTypeError's own words
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return read
 
 
 def _agent_source(parser: argparse.ArgumentParser) -> None:

@@ -35,18 +35,35 @@ def evaluate(
         raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
     num_envs = min(num_envs, episodes)
     env = make_game(game, num_envs, sticky_actions=False, noop_max=noop_max)
-    if agent is not None and tuple(agent.obs_shape) != tuple(env.obs_shape):
-        raise ValueError(f"the agent sees {agent.obs_shape}, but {game} gives {env.obs_shape}")
-    if agent is not None and agent.n_actions != env.n_actions:
-        raise ValueError(f"the agent has {agent.n_actions} actions, {game} has {env.n_actions}")
-    share = np.full(num_envs, episodes // num_envs) + (np.arange(num_envs) < episodes % num_envs)
+    try:
+        if agent is not None and tuple(agent.obs_shape) != tuple(env.obs_shape):
+            raise ValueError(f"the agent sees {agent.obs_shape}, but {game} gives {env.obs_shape}")
+        if agent is not None and agent.n_actions != env.n_actions:
+            raise ValueError(f"the agent has {agent.n_actions} actions, {game} has {env.n_actions}")
+        share = np.full(num_envs, episodes // num_envs) + (
+            np.arange(num_envs) < episodes % num_envs
+        )
+        desc = f"evaluating on {game}"
+        with tqdm(total=episodes, desc=desc, unit="game", disable=not progress) as bar:
+            return play_games(agent, env, share, epsilon, seed, on_game=bar.update)
+    finally:
+        env.close()
+
+
+def play_games(agent, env, share, epsilon: float, seed: int, on_game=lambda n: None) -> np.ndarray:
+    """Each game's real score, until environment ``i`` has played ``share[i]`` games.
+
+    The protocol in a loop: epsilon-greedy actions, games that ``env`` starts with random no-ops,
+    and the game's own points, summed unclipped. ``agent=None`` plays uniformly at random.
+
+    In the chapter: Breakout, "How good is it? The paper's protocol".
+    """
     rng = np.random.default_rng(seed)
     observations = env.reset(seed=seed)
-    running, scores = np.zeros(num_envs), [[] for _ in range(num_envs)]
-    bar = tqdm(total=episodes, desc=f"evaluating on {game}", unit="game", disable=not progress)
+    running, scores = np.zeros(len(share)), [[] for _ in share]
     while any(len(s) < k for s, k in zip(scores, share, strict=True)):
         if agent is None:
-            actions = rng.integers(env.n_actions, size=num_envs)
+            actions = rng.integers(env.n_actions, size=len(share))
         else:
             actions, _ = agent.act(observations, epsilon, rng)
         out = env.step(actions)
@@ -54,11 +71,9 @@ def evaluate(
         for i in np.flatnonzero(out.game_over | out.truncated):
             if len(scores[i]) < share[i]:
                 scores[i].append(running[i])
-                bar.update(1)
+                on_game(1)
             running[i] = 0.0
         observations = out.observations
-    bar.close()
-    env.close()
     return np.array([score for env_scores in scores for score in env_scores])
 
 

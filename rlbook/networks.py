@@ -17,7 +17,10 @@ DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 def nature_cnn(dtype: str = "float32") -> list[keras.layers.Layer]:
-    """The conv net of Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 dense."""
+    """The conv net of Mnih et al. (2015): 32 8x8/4, 64 4x4/2, 64 3x3/1, 512 dense.
+
+    In the chapter: Breakout, "The network".
+    """
     return [
         keras.layers.Conv2D(32, 8, strides=4, activation="relu", dtype=dtype),
         keras.layers.Conv2D(64, 4, strides=2, activation="relu", dtype=dtype),

@@ -105,19 +105,13 @@ class ReplayMemory:
         episode_starts: ArrayLike,
         valid: ArrayLike,
     ) -> None:
-        """Append one lock-step transition per environment at the shared write head."""
-        n = self.num_envs
-        frames = _checked("frames", frames, (n, *self.frame_shape), np.uint8)
-        actions = _checked("actions", actions, (n,), np.integer)
-        rewards = _checked("rewards", rewards, (n,), np.floating)
-        terminals = _checked("terminals", terminals, (n,), np.bool_)
-        episode_starts = _checked("episode_starts", episode_starts, (n,), np.bool_)
-        valid = _checked("valid", valid, (n,), np.bool_)
-        if actions.min() < 0 or actions.max() > 255:
-            raise ValueError(
-                f"actions: expected values in [0, 256) to fit uint8, "
-                f"got {actions.min()}..{actions.max()}"
-            )
+        """Append one lock-step transition per environment at the shared write head.
+
+        Each game's newest frame is stored once; ``sample`` rebuilds the stacks from them.
+
+        In the chapter: Breakout, "Replay memory".
+        """
+        self._check_transition(frames, actions, rewards, terminals, episode_starts, valid)
         head = self._head
         self._frames[:, head] = frames
         self._actions[:, head] = actions
@@ -127,6 +121,20 @@ class ReplayMemory:
         self._valid[:, head] = valid
         self._head = (head + 1) % self._lane_length
         self._size = min(self._size + 1, self._lane_length)
+
+    def _check_transition(self, frames, actions, rewards, terminals, episode_starts, valid):
+        n = self.num_envs
+        _checked("frames", frames, (n, *self.frame_shape), np.uint8)
+        actions = _checked("actions", actions, (n,), np.integer)
+        _checked("rewards", rewards, (n,), np.floating)
+        for name, flags in (("terminals", terminals), ("episode_starts", episode_starts)):
+            _checked(name, flags, (n,), np.bool_)
+        _checked("valid", valid, (n,), np.bool_)
+        if actions.min() < 0 or actions.max() > 255:
+            raise ValueError(
+                f"actions: expected values in [0, 256) to fit uint8, "
+                f"got {actions.min()}..{actions.max()}"
+            )
 
     def sample(self, batch_size: int) -> Batch:
         """Draw batch_size transitions uniformly, with replacement, among sampleable entries."""
@@ -213,6 +221,8 @@ class ReplayMemory:
 
     def _sampleable(self, lanes: np.ndarray, ages: np.ndarray) -> np.ndarray:
         """Return which candidate entries have every frame their stack needs and n valid steps
+
+        In the chapter: Breakout, "Replay memory".
         (up to the first terminal) after them."""
         window = ages[:, None] - np.arange(self.stack - 1, -1, -1)
         # Frames older than the oldest entry are unwritten or overwritten; a stack may reach back
@@ -235,7 +245,10 @@ class ReplayMemory:
         return slots, terminals, counted
 
     def _gather(self, lanes: np.ndarray, ages: np.ndarray) -> Batch:
-        """Build the batch for the given entries."""
+        """Build the batch for the given entries.
+
+        In the chapter: Breakout, "Replay memory".
+        """
         rows = lanes[:, None]
         state_slots = self._index(ages[:, None] + np.arange(1 - self.stack, 1))
         step_slots, terminals, counted = self._steps(lanes, ages)
@@ -249,7 +262,10 @@ class ReplayMemory:
         )
 
     def _stacks(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Read frame stacks, zeroing frames before the latest episode start as the env pads."""
+        """Read frame stacks, zeroing frames before the latest episode start as the env pads.
+
+        In the chapter: Breakout, "Replay memory".
+        """
         stacks = self._frames[rows, slots]
         starts = self._episode_starts[rows, slots]
         # A frame belongs to an earlier episode when a later frame of its stack starts one: a

@@ -12,70 +12,26 @@ TensorBoard, which cannot forget events, then shows that stretch twice.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from rlbook import update_path
 from rlbook.dqn import DQNAgent, DQNConfig
-from rlbook.envs import make_game
+from rlbook.games import make_game
 from rlbook.replay import ReplayMemory
+from rlbook.run_report import Report
 from rlbook.runs import (
     Checkpoints,
-    GameLog,
     RunFolder,
     load_replay,
     progress_record,
     save_replay,
 )
-
-
-class GameTracker:
-    """Running sums for each environment's current game, turned into a log row when it ends."""
-
-    def __init__(self, n: int):
-        self.score = np.zeros(n)
-        self.clipped = np.zeros(n)
-        self.length = np.zeros(n, dtype=np.int64)
-        self.q_sum = np.zeros(n)
-        self.q_count = np.zeros(n, dtype=np.int64)
-        self.loss_mark = np.zeros((n, 2))  # (loss sum, update count) when the game began
-        self.loss_sum, self.loss_count = 0.0, 0
-
-    def add_loss(self, loss: float) -> None:
-        self.loss_sum += loss
-        self.loss_count += 1
-
-    def step(self, rewards: np.ndarray, max_q: np.ndarray) -> None:
-        self.score += rewards
-        self.clipped += np.sign(rewards)
-        self.length += 1
-        seen = ~np.isnan(max_q)
-        self.q_sum[seen] += max_q[seen]
-        self.q_count += seen
-
-    def finish(self, i: int) -> dict:
-        updates = self.loss_count - self.loss_mark[i, 1]
-        row = {
-            "score": float(self.score[i]),
-            "clipped_return": float(self.clipped[i]),
-            "length": int(self.length[i]),
-            "avg_max_q": self.q_sum[i] / self.q_count[i] if self.q_count[i] else "",
-            "loss": (self.loss_sum - self.loss_mark[i, 0]) / updates if updates else "",
-        }
-        self.score[i] = self.clipped[i] = self.length[i] = self.q_sum[i] = self.q_count[i] = 0
-        self.loss_mark[i] = (self.loss_sum, self.loss_count)
-        return row
-
-
-# --- the loop --------------------------------------------------------------------------------
 
 
 def train(
@@ -98,6 +54,8 @@ def train(
     with _StopOnSignal(progress) as stop:
         env = make_game(config.game, config.num_envs, config.sticky_actions, config.noop_max)
         try:
+            # The update's path is chosen once, here, where the run starts.
+            config = update_path.resolve(config, env.obs_shape, env.n_actions)
             agent = DQNAgent(config, env.obs_shape, env.n_actions)
             memory = ReplayMemory(
                 config.buffer_size,
@@ -133,107 +91,112 @@ def _learn(folder, env, agent, memory, resume, stop, progress, on_milestone) -> 
     folder.write_config(config)
     if progress:
         print(f"DQN run in {folder}\n{config.to_json()}", flush=True)
-    log = GameLog(folder, step if resume else None)
-    games = GameTracker(config.num_envs)
-
-    # A resumed run starts fresh games: emulator state is not part of a checkpoint.
-    observations = env.reset(seed=config.seed + step)
-    starts = np.ones(config.num_envs, dtype=bool)
-    recent_scores, speed = deque(maxlen=20), deque([(step, time.perf_counter())], maxlen=500)
-    started = time.perf_counter() - log.wall_seconds
-    # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane at least.
-    warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
-    # Redraw twice a second on a terminal or in a notebook, every half minute into a log file.
-    bar = tqdm(
-        total=config.steps,
-        initial=step,
-        unit="step",
-        disable=not progress,
-        mininterval=0.5 if os.isatty(2) or "ipykernel" in sys.modules else 30,
-        smoothing=0.1,
-    )
-    learning_rate = None  # the rate last given to the optimizer
+    report = Report(folder, config, step, resume, progress)
+    run = Training(env, agent, memory, checkpoints, report, rng, step, episode, on_milestone)
     try:
-        while step < config.steps and not stop.requested:
-            epsilon = config.epsilon_at(step)
-            if config.acts_at_random(step):
-                actions = rng.integers(env.n_actions, size=config.num_envs)
-                max_q = np.full(config.num_envs, np.nan)
-            else:
-                actions, max_q = agent.act(observations, epsilon, rng)
-            env.send(actions)
-            next_step = step + config.num_envs
-            # Learn while the games advance in ale-py's threads; the batch comes from
-            # transitions up to the previous step, one step staler than the textbook loop.
-            if next_step >= config.learning_starts and len(memory) >= warmed_up:
-                # Set whenever the schedule moves, and once on resume, where the config's
-                # schedule wins over the rate the checkpoint holds.
-                rate = config.learning_rate_at(step)
-                if rate != learning_rate:
-                    agent.optimizer.learning_rate = learning_rate = rate
-                for _ in range(next_step // config.train_every - step // config.train_every):
-                    loss, _ = agent.update(memory.sample(config.batch_size))
-                    games.add_loss(loss)
-            out = env.receive()
-            previous, step = step, next_step
-            memory.add(
-                observations[:, -1],
-                out.actions,
-                np.sign(out.rewards),
-                terminals=out.game_over | out.life_lost,
-                episode_starts=starts,
-                valid=~out.truncated,
-            )
-            games.step(out.rewards, max_q)
-            speed.append((step, time.perf_counter()))
-            sps = (speed[-1][0] - speed[0][0]) / max(speed[-1][1] - speed[0][1], 1e-9)
-            for i in np.flatnonzero(out.game_over | out.truncated):
-                episode += 1
-                row = games.finish(i)
-                recent_scores.append(row["score"])
-                log.write(
-                    {
-                        **row,
-                        "step": step,
-                        "episode": episode,
-                        "epsilon": round(epsilon, 4),
-                        "steps_per_second": round(sps, 1),
-                        "wall_seconds": round(time.perf_counter() - started, 1),
-                    }
-                )
-            starts = out.game_over | out.truncated
-            observations = out.observations
-
-            if step // config.target_update > previous // config.target_update:
-                agent.sync_target()
-            if step // config.checkpoint_every > previous // config.checkpoint_every:
-                checkpoints.save(step, progress_record(episode, rng))
-            if step // config.milestone_every > previous // config.milestone_every:
-                milestone = step // config.milestone_every * config.milestone_every
-                checkpoints.save_milestone(milestone)
-                if on_milestone is not None:
-                    on_milestone(milestone, agent)
-            bar.update(step - previous)
-            if recent_scores and step % (config.num_envs * 50) == 0:
-                bar.set_postfix(
-                    score=f"{np.mean(recent_scores):.1f}",
-                    eps=f"{epsilon:.2f}",
-                    sps=f"{sps:.0f}",
-                    refresh=False,
-                )
+        run.loop(stop)
     except KeyboardInterrupt:  # a notebook's interrupt button, or a second signal
         stop.requested = True
     finally:
-        bar.close()
-        log.close()
-    checkpoints.save(step, progress_record(episode, rng))
+        report.close()
+    checkpoints.save(run.step, progress_record(run.episode, rng))
     try:
-        save_replay(folder, memory, step)
+        save_replay(folder, memory, run.step)
     except KeyboardInterrupt:
         print("the replay memory was not saved; a resumed run refills it", file=sys.stderr)
     if progress:
         state = "stopped" if stop.requested else "finished"
-        print(f"{state} at step {step:,} after {episode:,} games; saved to {folder}", flush=True)
+        print(
+            f"{state} at step {run.step:,} after {run.episode:,} games; saved to {folder}",
+            flush=True,
+        )
+
+
+class Training:
+    """The parts of a run that the loop moves forward, and the loop itself."""
+
+    def __init__(self, env, agent, memory, checkpoints, report, rng, step, episode, on_milestone):
+        self.env, self.agent, self.memory, self.config = env, agent, memory, agent.config
+        self.checkpoints, self.report, self.on_milestone = checkpoints, report, on_milestone
+        self.rng, self.step, self.episode = rng, step, episode
+        # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane.
+        config = self.config
+        self.warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
+        self.learning_rate = None  # the rate last given to the optimizer
+
+    def loop(self, stop) -> None:
+        """Act, let the games step, learn meanwhile, store what happened; until done.
+
+        In the chapter: Breakout, "Training".
+        """
+        config, env, memory = self.config, self.env, self.memory
+        # A resumed run starts fresh games: emulator state is not part of a checkpoint.
+        observations = env.reset(seed=config.seed + self.step)
+        starts = np.ones(config.num_envs, dtype=bool)
+        while self.step < config.steps and not stop.requested:
+            step, epsilon = self.step, config.epsilon_at(self.step)
+            actions, max_q = self.choose_actions(observations, epsilon)
+            env.send(actions)
+            # Learn while the games advance in ale-py's threads; the batch comes from
+            # transitions up to the previous step, one step staler than the textbook loop.
+            self.learn(step, step + config.num_envs)
+            out = env.receive()
+            memory.add(
+                observations[:, -1],
+                out.actions,
+                np.sign(out.rewards),  # the paper's reward clipping
+                terminals=out.game_over | out.life_lost,
+                episode_starts=starts,
+                valid=~out.truncated,
+            )
+            self.step += config.num_envs
+            self.episode += self.report.after_step(self.step, out, max_q, epsilon, self.episode)
+            starts, observations = out.game_over | out.truncated, out.observations
+            self.on_schedule(step, self.step)
+
+    def choose_actions(self, observations, epsilon: float):
+        """Random actions during warm-up, else epsilon-greedy ones; and the max Q of each."""
+        if self.config.acts_at_random(self.step):
+            n = self.config.num_envs
+            return self.rng.integers(self.env.n_actions, size=n), np.full(n, np.nan)
+        return self.agent.act(observations, epsilon, self.rng)
+
+    def learn(self, step: int, next_step: int) -> None:
+        """One gradient step per ``train_every`` agent steps, once the memory holds enough.
+
+        In the chapter: Breakout, "Training".
+        """
+        config = self.config
+        if next_step < config.learning_starts or len(self.memory) < self.warmed_up:
+            return
+        # Set whenever the schedule moves, and once on resume, where the config's schedule
+        # wins over the rate the checkpoint holds.
+        rate = config.learning_rate_at(step)
+        if rate != self.learning_rate:
+            self.agent.optimizer.learning_rate = self.learning_rate = rate
+        for _ in range(next_step // config.train_every - step // config.train_every):
+            loss, _ = self.agent.update(self.memory.sample(config.batch_size))
+            self.report.add_loss(loss)
+
+    def on_schedule(self, previous: int, step: int) -> None:
+        """Sync the target network, save a checkpoint or keep a milestone when their time comes.
+
+        In the chapter: Breakout, "Training".
+        """
+        config = self.config
+
+        def due(every: int) -> bool:
+            return step // every > previous // every
+
+        if due(config.target_update):
+            self.agent.sync_target()
+        if due(config.checkpoint_every):
+            self.checkpoints.save(step, progress_record(self.episode, self.rng))
+        if due(config.milestone_every):
+            milestone = step // config.milestone_every * config.milestone_every
+            self.checkpoints.save_milestone(milestone)
+            if self.on_milestone is not None:
+                self.on_milestone(milestone, self.agent)
 
 
 class _StopOnSignal:

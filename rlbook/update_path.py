@@ -13,6 +13,7 @@ float32) until a learning comparison on Breakout shows that it learns as well.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -22,11 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlbook._keras import tf
-from rlbook.files import writing_whole
+import numpy as np
 
-COMPILES = ("xla", "graph")
-PRECISIONS = ("float32", "bfloat16")
+from rlbook._keras import tf
+from rlbook.dqn import DQNAgent
+from rlbook.dqn_config import COMPILES, PRECISIONS, DQNConfig
+from rlbook.files import writing_whole
+from rlbook.replay import Batch
+
 # CPU flags that decide which path wins; the model name alone can hide them (a cloud VM may
 # report a bare "AMD EPYC" for a Zen 3 without AVX-512 and a Zen 4 with it).
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
@@ -225,3 +229,81 @@ def _write_cache(cache_file: Path, cache: dict[str, dict[str, float]]) -> None:
             partial.write_text(json.dumps(cache, indent=2, sort_keys=True))
     except OSError:
         pass
+
+
+def resolve(config: DQNConfig, obs_shape: tuple[int, int, int], n_actions: int) -> DQNConfig:
+    """``config`` with "auto" compilation replaced by the faster path here (timed or cached).
+
+    Called where a run starts, before its agent is built: the agent itself never times.
+    """
+    if config.compile != "auto":
+        return config.for_acting()
+    chosen = choose_update_path(config, obs_shape, n_actions).path
+    return dataclasses.replace(config, compile=chosen.compile, precision=chosen.precision)
+
+
+def choose_update_path(
+    config: DQNConfig,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    cache_file: Path | None = None,
+    refresh: bool = False,
+    budget: float = 1.0,
+) -> Choice:
+    """The fastest update path for this config on this machine, timed or from the cache.
+
+    ``cache_file`` defaults to the user's (``default_cache_file()``); ``refresh``
+    times every candidate again, each for about ``budget`` seconds.
+    """
+    options = candidates(config.compile, config.precision)
+    if len(options) == 1 and not refresh:
+        return Choice(options[0], {}, cached=True)
+    key = cache_key(
+        config.network, tuple(obs_shape), config.batch_size, config.double, config.distributional
+    )
+    rounds = 3
+    runners: dict[UpdatePath, Callable[[], object]] = {}
+
+    def time_update(path: UpdatePath) -> float:
+        if path not in runners:  # built and compiled once, then timed in each round
+            runners[path] = update_runner(config, obs_shape, n_actions, path)
+        return median_seconds(runners[path], budget / rounds, warmup=0)
+
+    return choose(
+        options,
+        time_update,
+        key,
+        cache_file or default_cache_file(),
+        refresh,
+        rounds,
+    )
+
+
+def update_runner(
+    config: DQNConfig,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    path: UpdatePath,
+) -> Callable[[], object]:
+    """A function that runs one update of ``config``'s agent on ``path``, on random frames.
+
+    Its agent is built and its update compiled (by two warm-up calls) before it is returned.
+    """
+    agent = DQNAgent(
+        dataclasses.replace(config, compile=path.compile, precision=path.precision),
+        obs_shape,
+        n_actions,
+    )
+    size = config.batch_size
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, size, *obs_shape), dtype=np.uint8)
+    batch = Batch(
+        frames[0],
+        rng.integers(n_actions, size=size, dtype=np.int32),
+        rng.standard_normal(size).astype(np.float32),
+        frames[1],
+        (rng.random(size) < 0.1).astype(np.float32),
+    )
+    for _ in range(2):
+        agent.update(batch)
+    return lambda: agent.update(batch)

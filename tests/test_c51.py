@@ -158,7 +158,7 @@ def test_a_distribution_from_a_q_value_agent_is_refused():
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ({"atoms": 1}, "atoms must be at least 2"),
+        ({"atoms": 1}, "atoms must be >= 2"),
         ({"v_min": 5.0, "v_max": 5.0}, "v_min"),
         ({"loss": "mse"}, "cross-entropy"),
     ],

@@ -148,9 +148,17 @@ def test_auto_takes_the_cached_fastest_path_and_records_it(faster, tmp_path, mon
     cache = update_path.default_cache_file()
     cache.parent.mkdir(parents=True)
     cache.write_text(json.dumps({key: seconds}))
-    agent = DQNAgent(config, OBS, 3)
+    agent = DQNAgent(update_path.resolve(config, OBS, 3), OBS, 3)
     assert (agent.config.compile, agent.config.precision) == (faster.compile, "float32")
     assert config.compile == "auto"  # the caller's config is left as it was
+
+
+def test_an_agent_never_times_its_update_and_takes_a_plain_graph_for_auto(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    agent = DQNAgent(DQNConfig(**CATCH), OBS, 3)
+    assert (agent.config.compile, agent.config.precision) == ("graph", "float32")
+    assert not agent._update._jit_compile
+    assert not (tmp_path / "rlbook").exists()  # nothing was timed
 
 
 def test_config_refuses_an_unknown_compilation_or_precision():

@@ -199,3 +199,37 @@ def plot_sweep(
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.legend(frameon=False, fontsize=8, title="IQM, 95% interval", title_fontsize=8)
     return ax
+
+
+@book_style()
+def plot_return_distributions(
+    frames: Sequence[np.ndarray],
+    probs: np.ndarray,
+    atoms: np.ndarray,
+    action_names: Sequence[str],
+    titles: Sequence[str],
+    title: str = "What C51 expects",
+):
+    """Frames of a game above the return distribution C51 predicts there for each action.
+
+    ``probs`` is ``[moments, actions, atoms]`` (``DQNAgent.distribution``); each action's
+    distribution is drawn as a line over the atoms, its mean (the Q-value) as a tick.
+    """
+    n = len(frames)
+    fig, axes = plt.subplots(
+        2, n, figsize=(2.6 * n, 5), gridspec_kw={"height_ratios": [1, 1.2]}, squeeze=False
+    )
+    for k in range(n):
+        axes[0, k].imshow(frames[k], cmap="gray", vmin=0, vmax=255)
+        axes[0, k].set_title(titles[k], fontsize=9)
+        axes[0, k].axis("off")
+        ax = axes[1, k]
+        for a, name in enumerate(action_names):
+            ax.plot(atoms, probs[k, a], color=f"C{a}", lw=1.4, label=name)
+            ax.axvline(probs[k, a] @ atoms, color=f"C{a}", ls=":", lw=1)
+        ax.set(xlabel="return", ylim=(0, 1.05))
+        ax.set_ylabel("probability" if k == 0 else "")
+    axes[1, 0].legend(frameon=False, fontsize=8, title="action (dotted: mean)", title_fontsize=8)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
