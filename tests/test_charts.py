@@ -135,3 +135,26 @@ def test_settings_changed_while_a_figure_is_drawn_outlast_it():
         assert matplotlib.rcParams["axes.spines.top"]  # while the book's look is put back
     finally:
         matplotlib.interactive(interactive)
+
+
+def test_runs_table_gives_each_run_its_best_and_last_protocol_score():
+    rows = [
+        {
+            "run": "r1",
+            "recipe": "a",
+            "agent_steps": s,
+            "eval_seed": 1,
+            "epsilon": 0.05,
+            "games": 30,
+            "mean": m,
+            "std": 1.0,
+        }
+        for s, m in ((250_000, 5.0), (500_000, 9.0), (750_000, 7.0))
+    ]
+    # A fresh-seed check and a training-game figure are not the protocol's 30 seed-1 games.
+    rows.append({**rows[1], "eval_seed": 2, "games": 100, "mean": 99.0})
+    rows.append({**rows[1], "run": "r2", "epsilon": 0.01, "mean": 50.0})
+    table = charts.runs_table(rows)
+    assert [r["run"] for r in table.rows] == ["r1"]
+    assert table.rows[0]["best"] == (9.0, 500_000) and table.rows[0]["last"] == 7.0
+    assert "| `r1` | a | 3 | 750,000 | 9.0 (500,000) | 7.0 |" in table._repr_markdown_()

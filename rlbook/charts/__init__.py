@@ -19,7 +19,13 @@ from rlbook.charts.chapter import (
     plot_sweep,
     plot_training,
 )
-from rlbook.charts.experiments import plot_ablation, plot_milestones, plot_speed, read_rows
+from rlbook.charts.experiments import (
+    plot_ablation,
+    plot_milestones,
+    plot_speed,
+    read_rows,
+    runs_table,
+)
 
 __all__ = [
     "ARROWS",
@@ -40,5 +46,6 @@ __all__ = [
     "plot_sweep",
     "plot_training",
     "read_rows",
+    "runs_table",
     "save_png",
 ]

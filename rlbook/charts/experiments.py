@@ -162,3 +162,43 @@ def plot_speed(rows: Sequence[Mapping], title: str = "DQN training speed on Brea
     ax.grid(axis="y", visible=False)
     ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
     return ax
+
+
+class RunsTable:
+    """One row per Breakout run: its recipe, how far it went, its best and last protocol score."""
+
+    def __init__(self, milestones: Sequence[Mapping]):
+        self.rows = []
+        for run in dict.fromkeys(r["run"] for r in milestones):
+            scored = _protocol_rows(milestones, run)
+            if not scored:
+                continue
+            best = max(scored, key=lambda r: r["mean"])
+            self.rows.append(
+                {
+                    "run": run,
+                    "recipe": scored[0]["recipe"],
+                    "milestones": len(scored),
+                    "steps": scored[-1]["agent_steps"],
+                    "best": (best["mean"], best["agent_steps"]),
+                    "last": scored[-1]["mean"],
+                }
+            )
+
+    def _repr_markdown_(self) -> str:
+        lines = [
+            "| run | recipe | milestones scored | last step | best score (at step) | last score |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            best, at = r["best"]
+            lines.append(
+                f"| `{r['run']}` | {r['recipe']} | {r['milestones']} | {r['steps']:,.0f} "
+                f"| {best:.1f} ({at:,.0f}) | {r['last']:.1f} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def runs_table(milestones: Sequence[Mapping]) -> RunsTable:
+    """Every run's scores under the protocol (30 seed-1 games, epsilon 0.05) as one table."""
+    return RunsTable(milestones)
