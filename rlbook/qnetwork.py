@@ -306,7 +306,7 @@ class _SideBySide:
             counter = g.state.numpy()
             counter[0] += int(n) * DRAWS_PER_STEP * COUNTER_PER_DRAW
             g.state.assign(counter)
-        for model, kernel in zip(self.models, self.kernels, strict=True):
+        for model, kernel in zip(self.models, self.kernels.numpy(), strict=True):
             model.get_layer("q_values").kernel.assign(kernel)
         rewards, lengths = rewards.numpy(), lengths.numpy()
         histories = []
