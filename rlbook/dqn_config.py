@@ -79,6 +79,18 @@ class DQNConfig:
     learning_starts: int = setting(
         20_000, "steps that fill the memory before learning (book: 20k)", at_least=0
     )
+    refill: int = setting(
+        0,
+        "transitions a run that goes on without its replay memory (from a shipped agent, or "
+        "with replay.npz lost) gathers with its own policy before it learns again; 0: as many "
+        "as learning_starts",
+        at_least=0,
+    )
+    rewarm_steps: int = setting(
+        0,
+        "agent steps over which such a run's step size rises from 0 as it learns again",
+        at_least=0,
+    )
     train_every: int = setting(4, "agent steps per gradient update (paper: 4)", positive=True)
     target_update: int = setting(
         10_000, "agent steps between target-network syncs (paper: 10k)", positive=True

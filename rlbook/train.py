@@ -122,6 +122,12 @@ class Training:
         # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane.
         config = self.config
         self.warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
+        # A run that goes on without its memory refills it with its own policy first, and eases
+        # its optimizer in: a few updates on a small memory can undo what a trained agent knows.
+        self.restarted = bool(step) and len(memory) == 0
+        if self.restarted:
+            self.warmed_up = max(self.warmed_up, config.refill)
+        self.learning_again_at: int | None = None
         self.learning_rate = None  # the rate last given to the optimizer
 
     def loop(self, stop) -> None:
@@ -171,12 +177,20 @@ class Training:
             return
         # Set whenever the schedule moves, and once on resume, where the config's schedule
         # wins over the rate the checkpoint holds.
-        rate = config.learning_rate_at(step)
+        rate = config.learning_rate_at(step) * self.rewarming(step)
         if rate != self.learning_rate:
             self.agent.optimizer.learning_rate = self.learning_rate = rate
         for _ in range(next_step // config.train_every - step // config.train_every):
             loss, _ = self.agent.update(self.memory.sample(config.batch_size))
             self.report.add_loss(loss)
+
+    def rewarming(self, step: int) -> float:
+        """The share of the scheduled step size a run that went on without its memory takes."""
+        if not self.restarted or not self.config.rewarm_steps:
+            return 1.0
+        if self.learning_again_at is None:
+            self.learning_again_at = step
+        return min(1.0, (step - self.learning_again_at + 1) / self.config.rewarm_steps)
 
     def on_schedule(self, previous: int, step: int) -> None:
         """Sync the target network, save a checkpoint or keep a milestone when their time comes.

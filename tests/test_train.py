@@ -327,3 +327,29 @@ def test_a_run_can_start_from_a_shipped_agent_and_go_on(tmp_path, monkeypatch):
     agent = train(adam, tmp_path / "adam", resume=True, progress=False)
     assert type(agent.optimizer).__name__ == "Adam"
     assert float(agent.optimizer.learning_rate) == pytest.approx(3e-4)
+
+
+def test_a_run_without_its_memory_refills_it_then_eases_its_step_size_in(tmp_path):
+    run = tmp_path / "run"
+    config = DQNConfig(steps=400, adam=True, learning_rate=1e-3, **TINY)
+    train(config, run, progress=False)
+    (run / "replay.npz").unlink()  # as a shipped agent, or a run whose memory was lost
+    again = dataclasses.replace(config, steps=1600, refill=600, rewarm_steps=400)
+    agent = train(again, run, resume=True, progress=False)
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    # learning_starts is 200, but the memory refills to 600 transitions before learning again.
+    assert all(r["loss"] == "" for r in rows if 400 < int(r["step"]) <= 400 + 600 - 8)
+    assert rows[-1]["loss"] != ""
+    # Learning began at step 1000 and its step size rose over 400 steps, to the schedule's.
+    assert float(agent.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_rewarming_rises_linearly_from_where_learning_starts_again():
+    run = train_module.Training.__new__(train_module.Training)
+    run.config = DQNConfig(rewarm_steps=100)
+    run.restarted, run.learning_again_at = True, None
+    assert run.rewarming(1000) == pytest.approx(0.01)
+    assert run.rewarming(1049) == pytest.approx(0.5)
+    assert run.rewarming(1200) == 1.0
+    run.restarted = False
+    assert run.rewarming(1000) == 1.0
