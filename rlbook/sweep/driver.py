@@ -61,7 +61,8 @@ def run(
                 # Ray Tune is imported only now: without the sweep extra, connect() said so.
                 from rlbook.sweep.tuner import run_on_tune
 
-                hint = f"go on with `python -m rlbook sweep --run {folder} --resume`"
+                again = f"python -m rlbook sweep --run {folder} --resume --address {joined}"
+                hint = f"go on with `{again}`"
                 with watching_head(joined, hint, terminal):
                     say = terminal.say if progress else None
                     failed = run_on_tune(spec, pending, folder, cpus_per_trial, say)
