@@ -16,23 +16,15 @@ from rlbook.games import make_game
 from rlbook.run_folder import CHECKPOINT_PREFIX, RunFolder, disk_errors
 
 
-def _agent_state(agent: DQNAgent) -> dict[str, object]:
-    """The agent's state as one bundle of named trackables; the names are the checkpoint's keys.
-
-    A milestone keeps the ``"online"`` entry alone: the network that acts.
-    """
-    if hasattr(agent, "checkpoint_state"):
-        return agent.checkpoint_state()
-    return {"online": agent.online, "target": agent.target, "optimizer": agent.optimizer}
-
-
 class Checkpoints:
     """The agent's state through ``tf.train.CheckpointManager``; progress.json marks it complete."""
 
     def __init__(self, folder: RunFolder, agent: DQNAgent, keep: int = 2):
         self.folder = folder
         self.step = tf.Variable(0, dtype=tf.int64, name="step")
-        state = _agent_state(agent)
+        # The agent hands its state over as one bundle, named as the checkpoint keeps it; a
+        # milestone keeps its "online" network alone, the one that acts.
+        state = agent.checkpoint_state()
         self.checkpoint = tf.train.Checkpoint(**state, step=self.step)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, folder.checkpoints, keep, checkpoint_name=CHECKPOINT_PREFIX
@@ -116,7 +108,7 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     env.close()
     try:
         # read, not restore: a milestone holds the weights alone, without a save counter.
-        checkpoint = tf.train.Checkpoint(online=_agent_state(agent)["online"])
+        checkpoint = tf.train.Checkpoint(online=agent.checkpoint_state()["online"])
         checkpoint.read(latest).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
         raise RunError(

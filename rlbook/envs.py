@@ -9,9 +9,6 @@ import difflib
 
 import gymnasium as gym
 
-# Re-exported only until rlbook.train imports it from its home, rlbook.games.
-from rlbook.games import make_game as make_game
-
 
 def make(env_id: str, **kwargs) -> gym.Env:
     """``gymnasium.make`` with a helpful error for an unknown id."""
