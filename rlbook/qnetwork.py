@@ -22,6 +22,7 @@ step-by-step agent's in their last bit.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -319,11 +320,21 @@ class _SideBySide:
         return histories
 
 
+def _watches_resets(env: gym.Env) -> bool:
+    """Whether a wrapper other than gymnasium's own may act when the episode restarts."""
+    while isinstance(env, gym.Wrapper):
+        if not type(env).__module__.startswith("gymnasium."):
+            return True
+        env = env.env
+    return False
+
+
 class QNetworkAgent:
     """Q-learning with a one-layer TensorFlow network on a toy-text environment (FrozenLake).
 
-    Each episode runs as one TensorFlow graph; ``env.reset`` runs between episodes, so a wrapper
-    that acts on resets (the sweep scores its agent there) sees every one.
+    All its episodes run in one call of one TensorFlow graph. Under a wrapper of its own that
+    acts on ``reset`` (the sweep scores its agent there), each episode is a call of its own and
+    ``env.reset`` runs between them, so the wrapper sees every one.
     """
 
     def __init__(self, env: gym.Env, config: QNetworkConfig | None = None):
@@ -354,9 +365,18 @@ class QNetworkAgent:
         episodes = check_episodes(cfg.episodes if episodes is None else episodes)
         history, epsilons = History(), cfg.epsilons(episodes)[None]
         state, _ = self.env.reset(seed=cfg.seed)
-        for episode in tqdm(range(episodes), desc="Q-network", disable=not progress):
-            (played,) = self._lakes.play([state], [episode], [episode + 1], epsilons)
-            history.record(played.rewards[0], played.lengths[0])
+        # Each call costs a thread hand-off, which on a busy machine takes longer than an episode.
+        calls = episodes if _watches_resets(self.env) else 1
+        stops = np.linspace(0, episodes, calls + 1).astype(int)
+        for done, until in tqdm(
+            itertools.pairwise(stops),
+            desc="Q-network",
+            total=calls,
+            disable=not progress or calls == 1,
+        ):
+            (played,) = self._lakes.play([state], [done], [until], epsilons)
+            history.rewards += played.rewards
+            history.lengths += played.lengths
             state, _ = self.env.reset()
         return history
 

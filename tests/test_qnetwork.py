@@ -146,3 +146,19 @@ def test_qnetwork_needs_a_transition_table():
 
     with pytest.raises(ValueError, match="transition table"):
         QNetworkAgent(NoTable())
+
+
+def test_a_wrapper_that_acts_on_reset_sees_every_episode_and_the_same_learning():
+    class Watch(gym.Wrapper):
+        def reset(self, **kwargs):
+            policies.append(agent.policy.copy())
+            return self.env.reset(**kwargs)
+
+    policies = []
+    agent = QNetworkAgent(Watch(gym.make("FrozenLake-v1")), QNetworkConfig(seed=4))
+    watched = agent.train(episodes=40, progress=False)
+    assert len(policies) == 41  # the first reset, then one after every episode
+    plain = QNetworkAgent(gym.make("FrozenLake-v1"), QNetworkConfig(seed=4))
+    alone = plain.train(episodes=40, progress=False)
+    assert watched.lengths == alone.lengths and watched.rewards == alone.rewards
+    np.testing.assert_array_equal(policies[-1], plain.policy)
