@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from rlbook._keras import keras, tf
 from rlbook.envs import check_episodes, discrete_sizes
 from rlbook.episodes import History
+from rlbook.settings import check, setting
 
 # TensorFlow moves a Philox generator's counter on by 256 for every call that draws from it,
 # whatever it draws; a lake draws twice per step (explore or not, and a random action).
@@ -47,13 +48,20 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 class QNetworkConfig:
     """Hyperparameters of the one-layer Q-network; the defaults are the book's."""
 
-    episodes: int = 2000  # training episodes
-    learning_rate: float = 0.1  # plain SGD
-    discount: float = 0.99  # gamma
-    epsilon: float = 0.1  # exploration before the first decay
-    epsilon_every: int = 50  # after episode i, epsilon = 1 / (i // epsilon_every + 10)
-    init_max: float = 0.0125  # weights start uniform in [0, init_max]
-    seed: int = 0
+    episodes: int = setting(2000, "training episodes (book: 2000)", positive=True)
+    learning_rate: float = setting(0.1, "plain SGD's step size (book: 0.1)", positive=True)
+    discount: float = setting(0.99, "gamma (book: 0.99)", within=(0, 1))
+    epsilon: float = setting(0.1, "exploration before the first decay (book: 0.1)", within=(0, 1))
+    epsilon_every: int = setting(
+        50, "after episode i, epsilon = 1 / (i // epsilon_every + 10) (book: 50)", positive=True
+    )
+    init_max: float = setting(
+        0.0125, "weights start uniform in [0, init_max] (book: 0.0125)", at_least=0
+    )
+    seed: int = setting(0, "seed of the lake, the weights and exploration", at_least=0)
+
+    def __post_init__(self) -> None:
+        check(self)
 
     def epsilon_after(self, episode: int) -> float:
         """Exploration rate once ``episode`` has ended (the book's ``1 / (i // 50 + 10)``)."""

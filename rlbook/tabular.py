@@ -16,18 +16,30 @@ from tqdm.auto import tqdm
 
 from rlbook.envs import check_episodes, discrete_sizes
 from rlbook.episodes import History
+from rlbook.settings import check, setting
 
 
 @dataclass
 class TabularConfig:
     """Hyperparameters of tabular Q-learning; defaults learn FrozenLake well in 2000 episodes."""
 
-    episodes: int = 2000  # training episodes (book: 2000)
-    learning_rate: float = 0.2  # step towards the target (book: 0.8, too jumpy on a slippery lake)
-    discount: float = 0.99  # gamma (book: 0.95, which prefers a safe-but-slow path less)
-    noise_scale: float = 1.0  # std of the Gaussian noise added to Q before the argmax
-    noise_halflife: float = 100.0  # episodes until the noise scale halves (book: ~1 episode)
-    seed: int = 0
+    episodes: int = setting(2000, "training episodes (book: 2000)", positive=True)
+    learning_rate: float = setting(
+        0.2, "step towards the target (book: 0.8, too jumpy on a slippery lake)", within=(0, 1)
+    )
+    discount: float = setting(
+        0.99, "gamma (book: 0.95, which prefers a safe-but-slow path less)", within=(0, 1)
+    )
+    noise_scale: float = setting(
+        1.0, "std of the Gaussian noise added to Q before the argmax", at_least=0
+    )
+    noise_halflife: float = setting(
+        100.0, "episodes until the noise scale halves (book: about 1 episode)", positive=True
+    )
+    seed: int = setting(0, "seed of the lake and the noise", at_least=0)
+
+    def __post_init__(self) -> None:
+        check(self)
 
     @classmethod
     def book(cls) -> TabularConfig:

@@ -94,3 +94,20 @@ def test_a_catch_run_gets_the_small_network_unless_one_is_named():
     assert DQNConfig(game="Catch").network == "small"
     assert DQNConfig(game="Breakout").network == "nature"
     assert DQNConfig(game="Catch", network="nature").network == "nature"
+
+
+@pytest.mark.parametrize(
+    ("config", "values", "message"),
+    [
+        ("rlbook.tabular:TabularConfig", {"episodes": 0}, "episodes must be positive"),
+        ("rlbook.tabular:TabularConfig", {"discount": 1.2}, r"discount must lie in \[0, 1\]"),
+        ("rlbook.qnetwork:QNetworkConfig", {"epsilon_every": -5}, "epsilon_every must be pos"),
+        ("rlbook.qnetwork:QNetworkConfig", {"learning_rate": "fast"}, "learning_rate takes a num"),
+    ],
+)
+def test_the_frozenlake_configs_check_their_settings_too(config, values, message):
+    import importlib
+
+    module, name = config.split(":")
+    with pytest.raises(ValueError, match=message):
+        getattr(importlib.import_module(module), name)(**values)
