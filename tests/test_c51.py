@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from tiny import CATCH_LEARNS
 
 from rlbook import c51
 from rlbook._keras import tf
@@ -170,25 +171,7 @@ def test_a_c51_config_refuses_what_cannot_work(bad, message):
 
 def test_c51_learns_catch_to_near_optimal(tmp_path):
     """C51 on the same small network learns Catch as DQN does, to within a margin of optimal."""
-    config = DQNConfig(
-        game="Catch",
-        network="small",
-        distributional=True,
-        v_min=-2.0,
-        v_max=2.0,
-        steps=12_000,
-        num_envs=4,
-        buffer_size=10_000,
-        learning_starts=500,
-        train_every=1,
-        target_update=500,
-        epsilon_decay_steps=4000,
-        epsilon_end=0.05,
-        adam=True,
-        learning_rate=0.001,
-        checkpoint_every=10**6,
-        seed=0,
-    )
+    config = DQNConfig(**CATCH_LEARNS, distributional=True, v_min=-2.0, v_max=2.0)
     agent = train(config, tmp_path / "catch", progress=False)
     learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
     assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0; a random agent scores -0.6

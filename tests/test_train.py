@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from tiny import TINY
+from tiny import CATCH_LEARNS, TINY
 
 from rlbook import runs
 from rlbook import train as train_module
@@ -209,22 +209,7 @@ def test_log_has_real_scores_and_learning_figures(tmp_path):
 
 def test_dqn_learns_catch_to_near_optimal(tmp_path):
     """The same agent code, with a small network, learns a tiny pixel game in under a minute."""
-    config = DQNConfig(
-        game="Catch",
-        network="small",
-        steps=12_000,
-        num_envs=4,
-        buffer_size=10_000,
-        learning_starts=500,
-        train_every=1,
-        target_update=500,
-        epsilon_decay_steps=4000,
-        epsilon_end=0.05,
-        adam=True,
-        learning_rate=0.001,
-        checkpoint_every=10**6,
-        seed=0,
-    )
+    config = DQNConfig(**CATCH_LEARNS)
     agent = train(config, tmp_path / "catch", progress=False)
     random_scores = evaluate(None, "Catch", episodes=200, seed=5, progress=False)
     learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
