@@ -6,7 +6,7 @@ import time
 import pytest
 
 from rlbook import memory, sweep
-from rlbook.dqn import DQNConfig
+from rlbook.dqn_config import DQNConfig
 from rlbook.files import RunError
 from rlbook.sweep.trials import check_sees_sweep, holding_trial
 

@@ -1,7 +1,8 @@
-"""The type of each config field, as the sweep checks values and reads them from the command line.
+"""A setting's type, as the sweep checks values and reads them from the command line.
 
-The one place the sweep learns a setting's type, so that it can follow the configs when their
-fields come to describe themselves.
+Each config field describes itself (``rlbook.settings``); the sweep asks it here, in one place.
+A value is checked only for its type: what else a field accepts is checked when its config is
+built, so that the error names the setting of the grid it came from.
 """
 
 from __future__ import annotations
@@ -11,18 +12,12 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
+from rlbook import settings
 from rlbook.sweep.kinds import kind_named
-
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
-_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a word"}
 
 
 def _fields(agent: str) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(kind_named(agent).config_class())}
-
-
-def _type_of(field: dataclasses.Field) -> type | None:
-    return _TYPES.get(str(field.type))
 
 
 def check_value(agent: str, name: str, value: Any) -> Any:
@@ -37,15 +32,14 @@ def check_value(agent: str, name: str, value: Any) -> Any:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         choices = ", ".join(sorted(set(fields) - {"seed", "game"}))
         raise ValueError(f"{agent} has no setting {name!r}{hint} (its settings: {choices})")
-    kind = _type_of(fields[name])
+    kind = settings.type_of(fields[name])
     fits = (
-        kind is None
-        or (kind is float and isinstance(value, int | float) and not isinstance(value, bool))
+        (kind is float and isinstance(value, int | float) and not isinstance(value, bool))
         or (kind is int and isinstance(value, int) and not isinstance(value, bool))
         or (kind in (bool, str) and isinstance(value, kind))
     )
     if not fits:
-        raise ValueError(f"{name} takes {_KIND_WORDS[kind]}, got {value!r}")
+        raise ValueError(f"{name} takes {settings.WORDS[kind]}, got {value!r}")
     return float(value) if kind is float else value
 
 
@@ -101,25 +95,10 @@ def parse_setting(agent: str, text: str, many: bool) -> tuple[str, Any]:
     fields = _fields(agent)
     if name not in fields or name in ("seed", "game"):
         check_value(agent, name, None)  # raises the error that says what is accepted
-    kind = _type_of(fields[name]) or str
-    parsed = [_parse(kind, name, v.strip()) for v in values.split(",")] if values.strip() else []
+    field = fields[name]
+    parsed = [settings.parse(field, v) for v in values.split(",")] if values.strip() else []
     if many:
         return name, parsed
     if len(parsed) != 1:
         raise ValueError(f"bad setting {text!r}: --set takes one value; --grid compares several")
     return name, parsed[0]
-
-
-def _parse(kind: type, name: str, text: str) -> Any:
-    try:
-        if kind is bool:
-            words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-            return words[text.lower()]
-        if kind is int:
-            number = float(text.replace("_", ""))  # 2_000_000 and 2e6 are whole numbers too
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        return kind(text.replace("_", "") if kind is float else text)
-    except (KeyError, ValueError):
-        raise ValueError(f"{name} takes {_KIND_WORDS[kind]}, got {text!r}") from None

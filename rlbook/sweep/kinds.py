@@ -29,11 +29,6 @@ def _check_atari_or_catch(game: Any) -> None:
         rom_id(game)  # a ValueError with the closest names
 
 
-def _dqn_game_defaults(game: str) -> dict[str, Any]:
-    # Catch's 10x10 frames are too small for the Nature network's 8x8 stride-4 first layer.
-    return {"network": "small"} if game.lower() == "catch" else {}
-
-
 def _check_dqn_config(config: Any) -> None:
     _check_network_fits(config.network, config.game.lower())
 
@@ -75,7 +70,7 @@ class AgentKind:
     """One kind of agent a sweep trains, and everything the sweep must know of it."""
 
     name: str
-    config_path: str  # "module:Class", imported when needed: two of them load TensorFlow
+    config_path: str  # "module:Class", imported when needed
     default_game: str
     plays: str  # what the agent sees; agents a sweep compares must play the same
     length: str  # the config field that says how long a trial trains
@@ -86,8 +81,6 @@ class AgentKind:
     run: Callable[..., None]  # trains and scores one trial (see ``rlbook.sweep.trials``)
     scored_every: Callable[[Any, Mapping[str, Any]], int]  # (spec, config) -> steps between
     agent_path: str | None = None  # "module:Class" of the agent, for kinds the runner builds
-    # Settings a game needs unless the sweep sets them: (game) -> {field: value}.
-    game_defaults: Callable[[str], dict[str, Any]] = lambda game: {}
     check_config: Callable[[Any], None] = lambda config: None  # what the config leaves unchecked
     # Bytes of memory a trial reserves on its node: (config as a dict) -> bytes.
     memory_bytes: Callable[[Mapping[str, Any]], int] = lambda config: 0
@@ -124,7 +117,7 @@ def _lake_kind(name: str, config_path: str, agent_path: str) -> AgentKind:
 KINDS = {
     "dqn": AgentKind(
         name="dqn",
-        config_path="rlbook.dqn:DQNConfig",
+        config_path="rlbook.dqn_config:DQNConfig",
         default_game="Breakout",
         plays="pixels",
         length="steps",
@@ -134,7 +127,6 @@ KINDS = {
         check_game=_check_atari_or_catch,
         run=trials.run_dqn,
         scored_every=lambda spec, config: config["milestone_every"],
-        game_defaults=_dqn_game_defaults,
         check_config=_check_dqn_config,
         memory_bytes=_dqn_memory_bytes,
         start_step=_dqn_start_step,

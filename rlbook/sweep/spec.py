@@ -115,13 +115,9 @@ class SweepSpec:
             setting = ",".join(f"{k}={v}" for k, v in chosen.items()) or self.agent
             kind = KINDS[chosen.pop("agent", self.agent)]
             game = {"game": self.game} if kind.game_in_config else {}
-            defaults = kind.game_defaults(self.game)
             for seed in seeds:
                 try:
-                    values = {**defaults, **fixed, **chosen, **game, "seed": seed}
-                    config = kind.build_config(values)
-                    # Not every config checks its length itself.
-                    check_positive(kind.length, getattr(config, kind.length))
+                    config = kind.build_config({**fixed, **chosen, **game, "seed": seed})
                     kind.check_config(config)
                 except ValueError as error:
                     raise ValueError(f"setting {setting}: {error}") from error
