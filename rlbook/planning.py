@@ -38,11 +38,12 @@ def value_iteration(
     horizon: int | None = None,
     tol: float = 1e-10,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Optimal state values and a greedy policy.
+    """Optimal state values and a greedy policy, by Bellman backups.
 
-    With ``horizon`` set, runs exactly that many backups (a finite-horizon problem: the value
-    is the best expected return within ``horizon`` steps) and returns the first-step policy;
-    otherwise iterates the discounted Bellman optimality operator until it moves less than tol.
+    ``horizon`` runs exactly that many (the best expected return within ``horizon`` steps, and
+    the first step's policy); without it, backups repeat until they move less than ``tol``.
+
+    In the chapter: FrozenLake, "How well can anyone do?".
     """
     if not 0.0 <= discount <= 1.0:
         raise ValueError(f"discount must lie in [0, 1], got {discount}")

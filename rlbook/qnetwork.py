@@ -77,7 +77,7 @@ class QNetworkConfig:
 def build_qnetwork(n_states: int, n_actions: int, init_max: float, seed: int) -> keras.Model:
     """The model: one dense layer from a one-hot state to one Q-value per action, no bias.
 
-    Chapter: "A one-layer Q-network in TensorFlow".
+    In the chapter: FrozenLake, "A one-layer Q-network in TensorFlow".
     """
     return keras.Sequential(
         [
@@ -96,8 +96,10 @@ def build_qnetwork(n_states: int, n_actions: int, init_max: float, seed: int) ->
 def q_values(kernels: tf.Variable, states: tf.Tensor) -> tf.Tensor:
     """Each lake's Q-values in its state: the one-hot state times that lake's weight matrix.
 
-    Chapter: "A one-layer Q-network in TensorFlow". ``kernels`` holds one dense layer's weights
-    per lake, ``[lakes, states, actions]``; ``states`` one state per lake.
+    ``kernels`` holds one dense layer's weights per lake, ``[lakes, states, actions]``;
+    ``states`` one state per lake.
+
+    In the chapter: FrozenLake, "A one-layer Q-network in TensorFlow".
     """
     one_hot = tf.one_hot(states, kernels.shape[1])
     return tf.einsum("ls,lsa->la", one_hot, kernels)
@@ -106,7 +108,7 @@ def q_values(kernels: tf.Variable, states: tf.Tensor) -> tf.Tensor:
 def act(q: tf.Tensor, epsilon: tf.Tensor, draw: tf.Tensor, random_action: tf.Tensor) -> tf.Tensor:
     """Epsilon-greedy: the best action, or a random one when the draw falls below epsilon.
 
-    Chapter: "A one-layer Q-network in TensorFlow".
+    In the chapter: FrozenLake, "A one-layer Q-network in TensorFlow".
     """
     greedy = tf.argmax(q, axis=-1, output_type=tf.int32)
     return tf.where(draw < epsilon, random_action, greedy)
@@ -115,7 +117,7 @@ def act(q: tf.Tensor, epsilon: tf.Tensor, draw: tf.Tensor, random_action: tf.Ten
 def td_target(reward, next_q, terminated, discount: float) -> tf.Tensor:
     """The target ``r + gamma * max_a' Q(s', a')``; a hole or the goal has nothing after it.
 
-    Chapter: "A one-layer Q-network in TensorFlow".
+    In the chapter: FrozenLake, "A one-layer Q-network in TensorFlow".
     """
     return reward + tf.where(terminated, 0.0, discount * tf.reduce_max(next_q, axis=-1))
 
@@ -123,8 +125,10 @@ def td_target(reward, next_q, terminated, discount: float) -> tf.Tensor:
 def sgd_step(kernels: tf.Variable, states, actions, targets, learning_rate: float) -> None:
     """One plain SGD step, ``w <- w - lr * grad``, on each lake's squared TD error.
 
-    Chapter: "A one-layer Q-network in TensorFlow". Each lake's loss depends on its own weights
-    only, so the gradient of their sum is every lake's own gradient.
+    Each lake's loss depends on its own weights only, so the gradient of their sum is every
+    lake's own gradient.
+
+    In the chapter: FrozenLake, "A one-layer Q-network in TensorFlow".
     """
     with tf.GradientTape() as tape:
         q_taken = tf.gather(q_values(kernels, states), actions, batch_dims=1)

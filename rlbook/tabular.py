@@ -47,7 +47,10 @@ class TabularConfig:
         return cls(learning_rate=0.8, discount=0.95, noise_scale=1.0, noise_halflife=1.0)
 
     def noise_at(self, episode: int) -> float:
-        """Noise scale in ``episode``: ``noise_scale / (1 + episode / noise_halflife)``."""
+        """Noise scale in ``episode``: ``noise_scale / (1 + episode / noise_halflife)``.
+
+        In the chapter: FrozenLake, "Tabular Q-learning".
+        """
         return self.noise_scale / (1.0 + episode / self.noise_halflife)
 
 
@@ -61,7 +64,10 @@ def q_learning_update(
     lr: float,
     discount: float,
 ) -> float:
-    """One Q-learning step in place; returns the TD error."""
+    """One Q-learning step in place; returns the TD error.
+
+    In the chapter: FrozenLake, "Tabular Q-learning".
+    """
     target = r if terminated else r + discount * Q[s_next].max()
     td_error = target - Q[s, a]
     Q[s, a] += lr * td_error
@@ -79,12 +85,19 @@ class TabularQ:
         self.rng = np.random.default_rng(self.config.seed)
 
     def act(self, state: int, noise: float) -> int:
-        """Greedy on the table plus Gaussian noise of scale ``noise``."""
+        """Greedy on the table plus Gaussian noise of scale ``noise``.
+
+        In the chapter: FrozenLake, "Tabular Q-learning".
+        """
         return int(np.argmax(self.Q[state] + noise * self.rng.standard_normal(self.Q.shape[1])))
 
     def train(self, episodes: int | None = None, progress: bool = True) -> History:
-        """Learn for ``episodes`` episodes (default: the config's) and record each one."""
+        """Learn for ``episodes`` episodes (default: the config's) and record each one.
+
+        In the chapter: FrozenLake, "Tabular Q-learning".
+        """
         cfg = self.config
+        lr, gamma = cfg.learning_rate, cfg.discount
         episodes = check_episodes(cfg.episodes if episodes is None else episodes)
         history = History()
         # Seeding the first reset seeds the env's generator for the whole run.
@@ -94,16 +107,7 @@ class TabularQ:
             while True:
                 action = self.act(state, noise)
                 next_state, reward, terminated, truncated, _ = self.env.step(action)
-                q_learning_update(
-                    self.Q,
-                    state,
-                    action,
-                    reward,
-                    next_state,
-                    terminated,
-                    cfg.learning_rate,
-                    cfg.discount,
-                )
+                q_learning_update(self.Q, state, action, reward, next_state, terminated, lr, gamma)
                 state, total, steps = next_state, total + reward, steps + 1
                 if terminated or truncated:
                     break

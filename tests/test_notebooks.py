@@ -4,6 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from test_source import PAGES, check_shown_blocks
 
 from rlbook import notebooks
 from rlbook.notebooks import NOTEBOOK_DIR, run_notebook, widgets_as_text
@@ -32,6 +33,9 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, tmp_path, monkeypatch):
         if "image/png" in output.get("data", {})
     ]
     assert len(shown) >= len(saved), "figures were saved but not shown in the executed copy"
+    # The library code a page shows is the library's source as it runs, block by block.
+    blocks = check_shown_blocks(nbformat.read(copy, as_version=4))
+    assert blocks > 0 or path.name not in PAGES, f"{path.name} shows none of the library's code"
 
 
 def test_notebooks_are_stored_without_outputs():
