@@ -19,6 +19,9 @@ root_doc = "index"
 
 nb_execution_mode = "off"  # the outputs are make chapter's; a build never runs a notebook
 nb_merge_streams = True
+# Markdown a cell displays (the library's code, tables of settings and runs) is read as MyST,
+# which knows tables; CommonMark would print a table's pipes as text.
+nb_render_markdown_format = "myst"
 nb_output_stderr = "remove"  # warnings from libraries are not the chapter's text
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
