@@ -141,3 +141,34 @@ def test_page_shows_its_title_images_and_math_offline(site, browser, name, word)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shot), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("notebook", ["01_frozenlake", "02_breakout"])
+def test_a_chapter_page_shows_the_librarys_code_highlighted_and_every_figure(
+    site, browser, notebook
+):
+    import nbformat
+    from test_source import PAGES, SHOWN
+
+    from rlbook.notebooks import executed_dir
+
+    page, _, _ = _open(browser, site + f"{notebook}.html")
+    shown = sum(1 for p, _, _ in SHOWN if p == PAGES[f"{notebook}.ipynb"])
+    # Each block of the library's code: its heading names its file, and Pygments coloured it.
+    blocks = page.eval_on_selector_all(
+        "div.cell_output div.highlight-python pre",
+        "blocks => blocks.map(b => [b.querySelectorAll('span.k, span.kn').length,"
+        " (b.closest('div.cell_output').textContent.match(/from rlbook\\//) || []).length])",
+    )
+    library = [keywords for keywords, named in blocks if named]
+    assert len(library) == shown, (len(library), shown)
+    assert all(keywords > 0 for keywords in library), "a block of code was not highlighted"
+    # No figure lost: as many images on the page as the executed notebook drew.
+    executed = nbformat.read(executed_dir(quick=True) / f"{notebook}.ipynb", as_version=4)
+    figures = sum(
+        any(kind.startswith("image/") for kind in output.get("data", {}))
+        for cell in executed.cells
+        for output in cell.get("outputs", [])
+    )
+    assert page.locator("article img").count() >= figures > 0
+    page.context.close()
