@@ -60,6 +60,32 @@ def read_log(path: str | Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in LOG_FIELDS}
 
 
+def training_scores(log: dict[str, np.ndarray], steps, games: int = 100) -> list[dict]:
+    """The mean and spread of the last ``games`` training games finished by each of ``steps``.
+
+    How a run's own games went, at the epsilon it was exploring with then (also given): the
+    measure that curves of training returns report. Steps the log has not reached are left out.
+    """
+    rows = []
+    for step in steps:
+        done = np.flatnonzero(log["step"] <= step)
+        if log["step"].size == 0 or log["step"][-1] < step or done.size < games:
+            continue
+        last = done[-games:]
+        scores = log["score"][last]
+        epsilon = float(log["epsilon"][last[-1]])
+        rows.append(
+            {
+                "agent_steps": int(step),
+                "games": games,
+                "epsilon": epsilon,
+                "mean": float(scores.mean()),
+                "std": float(scores.std()),
+            }
+        )
+    return rows
+
+
 class GameLog:
     """Per-game rows in ``log.csv`` and TensorBoard; on resume, rows past the checkpoint go.
 

@@ -158,3 +158,20 @@ def test_runs_table_gives_each_run_its_best_and_last_protocol_score():
     assert [r["run"] for r in table.rows] == ["r1"]
     assert table.rows[0]["best"] == (9.0, 500_000) and table.rows[0]["last"] == 7.0
     assert "| `r1` | a | 3 | 750,000 | 9.0 (500,000) | 7.0 |" in table._repr_markdown_()
+
+
+def test_training_games_figure_draws_each_run_beside_the_training_game_references(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
+    references = charts.read_rows(DATA / "breakout_references.csv")
+    rows = [
+        {"run": run, "recipe": run, "agent_steps": s, "games": 100, "mean": m, "std": 5.0}
+        for run in ("a", "b")
+        for s, m in ((250_000, 2.0), (500_000, 9.0))
+    ]
+    ax = charts.plot_training_games(rows, references)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:2] == ["a (rlbook, one seed)", "b (rlbook, one seed)"]
+    assert {"CleanRL dqn_atari (3 seeds)", "CleanRL c51_atari (3 seeds)"} <= set(labels)
+    assert not any("protocol" in label for label in labels)  # another measure, not drawn here

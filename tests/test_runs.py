@@ -289,3 +289,19 @@ def test_starting_over_empties_a_run_without_a_checkpoint_and_refuses_one_with(t
     with pytest.raises(RunError, match=r"holds a checkpoint at step 40; resume it instead"):
         folder.start_over()
     assert folder.checkpoint(40).with_suffix(".index").exists()
+
+
+def test_training_scores_average_the_last_games_finished_by_each_step():
+    from rlbook.runs import training_scores
+
+    log = {
+        "step": np.arange(1, 11) * 100,
+        "score": np.arange(10, dtype=float),
+        "epsilon": np.linspace(1.0, 0.1, 10),
+    }
+    rows = training_scores(log, steps=[500, 1000, 2000], games=4)
+    # By step 500 five games ended (scores 0-4): the last four average 2.5. Step 2000: not yet.
+    assert [r["agent_steps"] for r in rows] == [500, 1000]
+    assert rows[0]["mean"] == 2.5 and rows[1]["mean"] == 7.5
+    assert rows[0]["epsilon"] == pytest.approx(0.6) and rows[0]["games"] == 4
+    assert training_scores(log, steps=[200], games=4) == []  # fewer than four games by then

@@ -23,6 +23,7 @@ from rlbook.charts.experiments import (
     plot_ablation,
     plot_milestones,
     plot_speed,
+    plot_training_games,
     read_rows,
     runs_table,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "plot_success",
     "plot_sweep",
     "plot_training",
+    "plot_training_games",
     "read_rows",
     "runs_table",
     "save_png",

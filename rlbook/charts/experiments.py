@@ -164,6 +164,54 @@ def plot_speed(rows: Sequence[Mapping], title: str = "DQN training speed on Brea
     return ax
 
 
+@book_style()
+def plot_training_games(
+    rows: Sequence[Mapping],
+    references: Sequence[Mapping],
+    title: str = "Breakout: each run's training games beside CleanRL's",
+    ax=None,
+):
+    """The mean of each run's last 100 training games against agent steps, beside the reference
+    curves measured the same way (CleanRL's training games, 3 seeds, epsilon 0.01 after 1M).
+
+    ``rows`` come from ``breakout_training_games.csv`` (``rlbook.runs.training_scores``); a
+    run's games before 1,000,000 steps were played at a higher epsilon than the references'.
+    """
+    ax = ax or plt.figure(figsize=(8, 4.5)).gca()
+    for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
+        mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
+        steps = np.array([r["agent_steps"] for r in mine])
+        mean = np.array([r["mean"] for r in mine])
+        error = np.array([r["std"] for r in mine]) / np.sqrt([r["games"] for r in mine])
+        label = f"{mine[0]['recipe']} (rlbook, one seed)"
+        ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=f"C{i}", label=label)
+        ax.fill_between(steps, mean - error, mean + error, color=f"C{i}", alpha=0.15, lw=0)
+    curves: dict[str, list[Mapping]] = {}
+    for row in references:
+        if row["measure"] == "training games":
+            curves.setdefault(row["source"], []).append(row)
+    for (source, curve), style in zip(curves.items(), ("--", ":"), strict=False):
+        curve = sorted(curve, key=lambda r: r["agent_steps"])
+        steps = [r["agent_steps"] for r in curve]
+        ax.plot(
+            steps,
+            [r["score"] for r in curve],
+            "k",
+            ls=style,
+            marker="s",
+            ms=4,
+            label=f"{source} (3 seeds)",
+        )
+    ax.set(
+        xlabel="agent steps (4 frames each)",
+        ylabel="mean of the last 100 training games",
+        title=title,
+    )
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return ax
+
+
 class RunsTable:
     """One row per Breakout run: its recipe, how far it went, its best and last protocol score."""
 

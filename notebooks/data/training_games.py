@@ -1,0 +1,35 @@
+"""Write breakout_training_games.csv from the logs of the runs still in training.
+
+The mean of each run's last 100 training games at every 250,000th agent step
+(``rlbook.runs.training_scores``), for runs whose folders are in ~/rlbook-runs; rows of runs
+whose folders are not on this machine are kept as they are. Run from the repository's root:
+``.venv/bin/python notebooks/data/training_games.py``.
+"""
+
+import csv
+from pathlib import Path
+
+from rlbook.runs import read_log, training_scores
+
+RUNS = {
+    "breakout-c51": "C51 with CleanRL's c51_atari settings",
+    "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
+}
+FIELDS = ["run", "recipe", "agent_steps", "games", "epsilon", "mean", "std"]
+OUT = Path(__file__).with_name("breakout_training_games.csv")
+RUN_ROOT = Path.home() / "rlbook-runs"
+
+kept = [r for r in csv.DictReader(OUT.open())] if OUT.exists() else []
+kept = [r for r in kept if not (RUN_ROOT / r["run"] / "log.csv").exists()]
+rows = []
+for run, recipe in RUNS.items():
+    log = RUN_ROOT / run / "log.csv"
+    if log.exists():
+        for row in training_scores(read_log(log), range(250_000, 10_000_001, 250_000)):
+            rounded = {"epsilon": round(row["epsilon"], 3), "mean": round(row["mean"], 1)}
+            rows.append({"run": run, "recipe": recipe, **row, **rounded, "std": round(row["std"], 1)})
+with OUT.open("w", newline="") as f:
+    writer = csv.DictWriter(f, FIELDS)
+    writer.writeheader()
+    writer.writerows(kept + rows)
+print(f"{len(kept) + len(rows)} rows in {OUT}")
