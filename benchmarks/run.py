@@ -97,7 +97,7 @@ def frozenlake(seeds: int = 10, repeats: int = 3) -> None:
 
 def dqn_speed(warmup: int, steps: int, seed: int, double: bool = False) -> float:
     """Steps per second of the real training loop, after warm-up, learning on."""
-    from rlbook.dqn import DQNConfig
+    from rlbook.dqn_config import DQNConfig
     from rlbook.train import train
 
     with tempfile.TemporaryDirectory() as run:
@@ -140,7 +140,8 @@ def update_paths(double: bool):
 
     The training runs that follow read the cache, so they use the path chosen here.
     """
-    from rlbook.dqn import DQNConfig, choose_update_path
+    from rlbook.dqn_config import DQNConfig
+    from rlbook.update_path import choose_update_path
 
     return choose_update_path(DQNConfig(double=double), (4, 84, 84), 4, refresh=True, budget=3.0)
 

@@ -30,6 +30,7 @@ _SUBMODULES = {
     "evaluate",
     "game_log",
     "games",
+    "lake_graph",
     "networks",
     "planning",
     "pretrained",

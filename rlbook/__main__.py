@@ -1,3 +1,5 @@
+"""``python -m rlbook``: the command line (``rlbook.cli``)."""
+
 import sys
 
 from rlbook.cli import main

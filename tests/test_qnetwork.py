@@ -54,7 +54,7 @@ def test_qnetwork_rejects_bad_input():
 
 def test_exploration_draws_are_what_the_generator_gives_call_by_call():
     from rlbook._keras import tf
-    from rlbook.qnetwork import _exploration_draws
+    from rlbook.lake_graph import _exploration_draws
 
     for seed in (0, 7):
         rng = tf.random.Generator.from_seed(seed)
