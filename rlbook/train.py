@@ -23,6 +23,7 @@ import numpy as np
 from rlbook import update_path
 from rlbook.dqn import DQNAgent, DQNConfig
 from rlbook.games import make_game
+from rlbook.memory import check_replay_fits
 from rlbook.replay import ReplayMemory
 from rlbook.run_report import Report
 from rlbook.runs import (
@@ -46,6 +47,8 @@ def train(
     ``on_milestone(step, agent)`` is called once each milestone is saved, with the agent as it
     is there (a sweep scores it, without stopping the run).
     """
+    # Refused now, not hours later when a memory larger than the machine's has filled it.
+    check_replay_fits(config)
     folder = RunFolder(run)
     if resume:
         folder.check_resumable(config)

@@ -81,3 +81,17 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     assert main(["train", "--run", run, "--from-pretrained", "Breakout", "--n-step", "0"]) == 2
     assert "n_step must be positive" in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
+
+
+def test_a_replay_memory_larger_than_the_machine_is_refused_before_anything_starts(
+    tmp_path, capsys
+):
+    from rlbook.memory import available_bytes
+
+    run = tmp_path / "huge"
+    # A memory one and a half times what this machine has free: refused at once, both named.
+    size = int(available_bytes() * 1.5 / (84 * 84)) // 4 * 4
+    assert main(["train", "--run", str(run), "--buffer-size", str(size), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert f"replay memory of {size:,} transitions needs" in error and "free" in error
+    assert error.count("\n") == 1 and not run.exists()
