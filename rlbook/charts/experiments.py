@@ -38,6 +38,15 @@ def _protocol_rows(milestones: Sequence[Mapping], run: str) -> list[Mapping]:
     return sorted(rows, key=lambda r: r["agent_steps"])
 
 
+def _mean_and_its_error(ax, rows: Sequence[Mapping], color: str, label: str) -> None:
+    """Mean score per game against agent steps, with a band of one standard error."""
+    steps = np.array([r["agent_steps"] for r in rows])
+    mean = np.array([r["mean"] for r in rows])
+    error = np.array([r["std"] for r in rows]) / np.sqrt([r["games"] for r in rows])
+    ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=color, label=label)
+    ax.fill_between(steps, mean - error, mean + error, color=color, alpha=0.15, lw=0)
+
+
 @book_style()
 def plot_milestones(
     milestones: Sequence[Mapping],
@@ -61,11 +70,7 @@ def plot_milestones(
             raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
         by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
     for i, (recipe, rows) in enumerate(by_recipe.items()):
-        steps = np.array([r["agent_steps"] for r in rows])
-        mean = np.array([r["mean"] for r in rows])
-        error = np.array([r["std"] for r in rows]) / np.sqrt([r["games"] for r in rows])
-        ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=f"C{i}", label=recipe)
-        ax.fill_between(steps, mean - error, mean + error, color=f"C{i}", alpha=0.15, lw=0)
+        _mean_and_its_error(ax, rows, f"C{i}", recipe)
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["agent_steps"]:
@@ -180,12 +185,7 @@ def plot_training_games(
     ax = ax or plt.figure(figsize=(8, 4.5)).gca()
     for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
         mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
-        steps = np.array([r["agent_steps"] for r in mine])
-        mean = np.array([r["mean"] for r in mine])
-        error = np.array([r["std"] for r in mine]) / np.sqrt([r["games"] for r in mine])
-        label = f"{mine[0]['recipe']} (rlbook, one seed)"
-        ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=f"C{i}", label=label)
-        ax.fill_between(steps, mean - error, mean + error, color=f"C{i}", alpha=0.15, lw=0)
+        _mean_and_its_error(ax, mine, f"C{i}", f"{mine[0]['recipe']} (rlbook, one seed)")
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["measure"] == "training games":
