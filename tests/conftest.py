@@ -39,7 +39,8 @@ def _only_loopback() -> bool:
 
 
 # Before any test starts a thread or a process, so that all of them live in the namespace.
-ONLY_LOOPBACK = os.environ.get("RLBOOK_TEST_NETWORK") != "host" and _only_loopback()
+if os.environ.get("RLBOOK_TEST_NETWORK") != "host":
+    _only_loopback()
 
 # Tests never write into the committed charts/ folder, and run the notebooks small.
 os.environ.setdefault("RLBOOK_QUICK", "1")
