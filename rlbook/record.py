@@ -6,6 +6,7 @@ the same preprocessing it was trained on; the recording shows what a person woul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,27 +14,59 @@ import numpy as np
 from rlbook.atari import AtariEnv
 
 
-def play(
-    agent, game: str | None = None, epsilon: float = 0.05, seed: int = 1, max_steps: int = 27_000
-) -> tuple[np.ndarray, float]:
-    """Play one game; returns its colour screens ``[T, 210, 160, 3]`` and its score."""
+@dataclass(frozen=True)
+class Game:
+    """One game as played: what a person saw, and (if kept) what the agent saw at each screen."""
+
+    screens: np.ndarray  # uint8 [T, 210, 160, 3]
+    score: float
+    life_lost: np.ndarray  # bool [T]: the action taken at this screen lost a life
+    observations: np.ndarray | None = None  # uint8 [T, stack, 84, 84]: the agent's input
+
+
+def play_game(
+    agent,
+    game: str | None = None,
+    epsilon: float = 0.05,
+    seed: int = 1,
+    max_steps: int = 27_000,
+    keep_observations: bool = False,
+) -> Game:
+    """Play one game with ``agent``. ``keep_observations`` keeps the agent's input at every
+    screen (28 KB a step: keep ``max_steps`` modest) for looking inside its predictions."""
     game = game or agent.config.game
     if game.lower() == "catch":
         raise ValueError("play records Atari games; Catch has no screen to record")
     env = AtariEnv(game, 1, screens=True)
     rng = np.random.default_rng(seed)
     observations = env.reset(seed=seed)
-    screens, score = [env.current_screens[0].copy()], 0.0
+    screens, seen, lost, score = [env.current_screens[0].copy()], [observations[0].copy()], [], 0.0
     for _ in range(max_steps):
         actions, _ = agent.act(observations, epsilon, rng)
         out = env.step(actions)
         score += float(out.rewards[0])
+        lost.append(bool(out.life_lost[0] or out.game_over[0]))
         if out.game_over[0] or out.truncated[0]:
             break
-        screens.append(out.screens[0].copy())
         observations = out.observations
+        screens.append(out.screens[0].copy())
+        seen.append(observations[0].copy())
     env.close()
-    return np.stack(screens), score
+    lost += [False] * (len(screens) - len(lost))  # the last screen, if the steps ran out
+    return Game(
+        np.stack(screens),
+        score,
+        np.array(lost),
+        np.stack(seen) if keep_observations else None,
+    )
+
+
+def play(
+    agent, game: str | None = None, epsilon: float = 0.05, seed: int = 1, max_steps: int = 27_000
+) -> tuple[np.ndarray, float]:
+    """Play one game; returns its colour screens ``[T, 210, 160, 3]`` and its score."""
+    played = play_game(agent, game, epsilon, seed, max_steps)
+    return played.screens, played.score
 
 
 def save_animation(screens: np.ndarray, path: str | Path, fps: int = 30, scale: int = 2) -> Path:

@@ -54,6 +54,22 @@ def test_play_records_a_gif_and_a_filmstrip(tmp_path):
     assert np.ptp(frames) > 0
 
 
+def test_a_played_game_keeps_what_the_agent_saw_at_every_screen():
+    from rlbook.atari import grayscale_84
+    from rlbook.dqn import DQNAgent, DQNConfig
+    from rlbook.record import play_game
+
+    agent = DQNAgent(DQNConfig(), (4, 84, 84), 4)
+    played = play_game(agent, epsilon=1.0, max_steps=400, keep_observations=True)
+    n = len(played.screens)
+    assert played.observations.shape == (n, 4, 84, 84) and played.life_lost.shape == (n,)
+    # The newest frame of each observation is its screen, as the agent sees it.
+    newest = np.rint(grayscale_84(played.screens)).astype(np.uint8)
+    np.testing.assert_array_equal(played.observations[:, -1], newest)
+    assert played.life_lost.any()  # 400 random steps lose a life in Breakout
+    assert play_game(agent, max_steps=20).observations is None
+
+
 def test_play_command_writes_the_animation(tmp_path):
     run = str(tmp_path / "run")
     flags = ["--steps", "200", "--buffer-size", "800", "--learning-starts", "100", "--quiet"]

@@ -209,11 +209,13 @@ def plot_return_distributions(
     action_names: Sequence[str],
     titles: Sequence[str],
     title: str = "What C51 expects",
+    returns: tuple[float, float] | None = None,
 ):
     """Frames of a game above the return distribution C51 predicts there for each action.
 
     ``probs`` is ``[moments, actions, atoms]`` (``DQNAgent.distribution``); each action's
-    distribution is drawn as a line over the atoms, its mean (the Q-value) as a tick.
+    distribution is drawn as a line over the atoms, its mean (the Q-value) as a dotted line.
+    ``returns`` limits the x-axis to the returns a game can have (all the support by default).
     """
     n = len(frames)
     fig, axes = plt.subplots(
@@ -227,7 +229,7 @@ def plot_return_distributions(
         for a, name in enumerate(action_names):
             ax.plot(atoms, probs[k, a], color=f"C{a}", lw=1.4, label=name)
             ax.axvline(probs[k, a] @ atoms, color=f"C{a}", ls=":", lw=1)
-        ax.set(xlabel="return", ylim=(0, 1.05))
+        ax.set(xlabel="return", xlim=returns, ylim=(0, 1.1 * probs.max()))
         ax.set_ylabel("probability" if k == 0 else "")
     axes[1, 0].legend(frameon=False, fontsize=8, title="action (dotted: mean)", title_fontsize=8)
     fig.suptitle(title, fontweight="bold")
