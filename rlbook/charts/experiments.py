@@ -79,14 +79,14 @@ def plot_milestones(
     for label, rows in curves.items():
         rows = sorted(rows, key=lambda r: r["agent_steps"])
         color, line, marker = next(styles)
-        epsilon = rows[0]["epsilon"]
+        epsilon = rows[-1]["epsilon"]  # a curve's early points explore more (see the page)
         ax.plot(
             [r["agent_steps"] for r in rows],
             [r["score"] for r in rows],
             color=color,
             ls=line or "none",
             marker=marker,
-            ms=8 if marker == "*" else 5,
+            ms=8 if marker == "*" else _marker_size(rows),
             label=f"{label}, epsilon {epsilon:g}",
         )
     ax.set(xlabel="agent steps (4 frames each)", ylabel="game score (mean per game)", title=title)
@@ -199,7 +199,7 @@ def plot_training_games(
             "k",
             ls=style,
             marker="s",
-            ms=4,
+            ms=_marker_size(curve) - 1,
             label=f"{source} (3 seeds)",
         )
     ax.set(
@@ -210,6 +210,11 @@ def plot_training_games(
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.legend(frameon=False, fontsize=7, loc="upper left")
     return ax
+
+
+def _marker_size(points: Sequence) -> float:
+    """Markers for a curve of a few points; a curve read every 250,000 steps is drawn as a line."""
+    return 5 if len(points) <= 4 else 2
 
 
 class RunsTable:
