@@ -110,12 +110,21 @@ class DQNAgent:
         """Q-values of a batch of observations ``[n, stack, H, W]`` (uint8)."""
         return self._q_values(self._checked(observations)).numpy()
 
-    def distribution(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """C51's return distributions ``[n, actions, atoms]`` for a batch, and the atoms."""
+    def distribution(
+        self, observations: np.ndarray, chunk: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """C51's return distributions ``[n, actions, atoms]`` for a batch, and the atoms.
+
+        A long batch (every screen of a game) goes through the network ``chunk`` at a time.
+        """
         if self.atoms is None:
             raise ValueError("only a distributional agent (--distributional) predicts returns")
-        logits = self.online(self._checked(observations), training=False)
-        return tf.nn.softmax(logits).numpy(), self.atoms.numpy()
+        observations = self._checked(observations)
+        probs = [
+            tf.nn.softmax(self.online(observations[i : i + chunk], training=False)).numpy()
+            for i in range(0, len(observations), chunk)
+        ]
+        return np.concatenate(probs), self.atoms.numpy()
 
     def act(self, observations: np.ndarray, epsilon: float, rng: np.random.Generator):
         """Epsilon-greedy actions for a batch, and each observation's max Q-value (for logging)."""

@@ -132,6 +132,10 @@ def test_a_c51_agent_acts_on_the_mean_of_its_distributions():
     assert probs.shape == (3, 3, 5)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(agent.q_values(obs), probs @ atoms, rtol=1e-5, atol=1e-6)
+    varied = np.random.default_rng(0).integers(0, 255, (5, 4, 10, 10), dtype=np.uint8)
+    in_chunks, _ = agent.distribution(varied, chunk=2)  # 2 + 2 + 1 observations
+    np.testing.assert_allclose(in_chunks, agent.distribution(varied)[0], rtol=1e-5, atol=1e-7)
+    assert in_chunks.shape == (5, 3, 5)
     actions, max_q = agent.act(obs, 0.0, np.random.default_rng(0))
     assert (actions == 2).all() and (max_q > 1.0).all()
 
