@@ -163,6 +163,13 @@ class DQNConfig:
             self.learning_rate_decay_steps,
         )
 
+    @property
+    def loss_name(self) -> str:
+        """What the agent minimises, in words: C51's cross-entropy, or DQN's loss."""
+        if self.distributional:
+            return "cross-entropy"
+        return {"huber": "Huber", "mse": "squared error"}[self.loss]
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 

@@ -20,6 +20,7 @@ class Game:
 
     screens: np.ndarray  # uint8 [T, 210, 160, 3]
     score: float
+    action_meanings: list[str]  # the game's actions, in the order the agent numbers them
     life_lost: np.ndarray  # bool [T]: the action taken at this screen lost a life
     observations: np.ndarray | None = None  # uint8 [T, stack, 84, 84]: the agent's input
 
@@ -40,7 +41,8 @@ def play_game(
     env = AtariEnv(game, 1, screens=True)
     rng = np.random.default_rng(seed)
     observations = env.reset(seed=seed)
-    screens, seen, lost, score = [env.current_screens[0].copy()], [observations[0].copy()], [], 0.0
+    screens, lost, score = [env.current_screens[0].copy()], [], 0.0
+    seen = [observations[0].copy()] if keep_observations else None
     for _ in range(max_steps):
         actions, _ = agent.act(observations, epsilon, rng)
         out = env.step(actions)
@@ -50,12 +52,14 @@ def play_game(
             break
         observations = out.observations
         screens.append(out.screens[0].copy())
-        seen.append(observations[0].copy())
+        if keep_observations:
+            seen.append(observations[0].copy())
     env.close()
     lost += [False] * (len(screens) - len(lost))  # the last screen, if the steps ran out
     return Game(
         np.stack(screens),
         score,
+        env.action_meanings,
         np.array(lost),
         np.stack(seen) if keep_observations else None,
     )

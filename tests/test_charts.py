@@ -175,3 +175,19 @@ def test_training_games_figure_draws_each_run_beside_the_training_game_reference
     assert labels[:2] == ["a (rlbook, one seed)", "b (rlbook, one seed)"]
     assert {"CleanRL dqn_atari (3 seeds)", "CleanRL c51_atari (3 seeds)"} <= set(labels)
     assert not any("protocol" in label for label in labels)  # another measure, not drawn here
+
+
+def test_the_training_figure_names_the_loss_the_run_minimised():
+    from rlbook.dqn_config import DQNConfig
+
+    n = 50
+    log = {"step": np.arange(1, n + 1) * 100.0, "score": np.ones(n)}
+    log |= {"avg_max_q": np.linspace(0, 1, n), "loss": np.linspace(1, 0.5, n)}
+    names = {
+        "cross-entropy": DQNConfig(distributional=True),
+        "squared error": DQNConfig(loss="mse"),
+        "Huber": DQNConfig(),
+    }
+    for name, config in names.items():
+        fig = charts.plot_training(log, window=10, loss=config.loss_name)
+        assert fig.axes[2].get_ylabel() == f"loss ({name})"

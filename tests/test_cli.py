@@ -67,6 +67,7 @@ def test_a_played_game_keeps_what_the_agent_saw_at_every_screen():
     newest = np.rint(grayscale_84(played.screens)).astype(np.uint8)
     np.testing.assert_array_equal(played.observations[:, -1], newest)
     assert played.life_lost.any()  # 400 random steps lose a life in Breakout
+    assert played.action_meanings == ["NOOP", "FIRE", "RIGHT", "LEFT"]
     assert play_game(agent, max_steps=20).observations is None
 
 

@@ -122,11 +122,19 @@ def plot_success(rates: Mapping[str, Sequence[float]], optimum: float, title=Non
 
 
 @book_style()
-def plot_training(log: Mapping[str, np.ndarray], title: str = "DQN training", window: int = 20):
-    """Game score, average max-Q and loss of a DQN run against agent steps (from its log.csv)."""
+def plot_training(
+    log: Mapping[str, np.ndarray],
+    title: str = "DQN training",
+    window: int = 20,
+    loss: str = "Huber",
+):
+    """Game score, average max-Q and loss of a DQN run against agent steps (from its log.csv).
+
+    ``loss`` names what the run minimised (``DQNConfig.loss_name``).
+    """
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     steps = log["step"]
-    panels = [("score", "game score"), ("avg_max_q", "average max Q"), ("loss", "loss (Huber)")]
+    panels = [("score", "game score"), ("avg_max_q", "average max Q"), ("loss", f"loss ({loss})")]
     for ax, (key, label) in zip(axes, panels, strict=True):
         values = log[key]
         seen = ~np.isnan(values)
