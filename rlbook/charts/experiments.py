@@ -69,8 +69,10 @@ def plot_milestones(
         if not rows:
             raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
         by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
+    # Matplotlib's C7 is grey, the colour of a reference curve here: the runs skip it.
+    colours = [f"C{i}" for i in range(10) if i != 7]
     for i, (recipe, rows) in enumerate(by_recipe.items()):
-        _mean_and_its_error(ax, rows, f"C{i}", recipe)
+        _mean_and_its_error(ax, rows, colours[i % len(colours)], recipe)
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["agent_steps"]:
