@@ -38,6 +38,12 @@ def _protocol_rows(milestones: Sequence[Mapping], run: str) -> list[Mapping]:
     return sorted(rows, key=lambda r: r["agent_steps"])
 
 
+def _run_colour(i: int) -> str:
+    """The colour of the ``i``-th run: matplotlib's cycle without its grey (C7), which here is
+    the colour of a reference curve."""
+    return f"C{[0, 1, 2, 3, 4, 5, 6, 8, 9][i % 9]}"
+
+
 def _mean_and_its_error(ax, rows: Sequence[Mapping], color: str, label: str) -> None:
     """Mean score per game against agent steps, with a band of one standard error."""
     steps = np.array([r["agent_steps"] for r in rows])
@@ -69,10 +75,8 @@ def plot_milestones(
         if not rows:
             raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
         by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
-    # Matplotlib's C7 is grey, the colour of a reference curve here: the runs skip it.
-    colours = [f"C{i}" for i in range(10) if i != 7]
     for i, (recipe, rows) in enumerate(by_recipe.items()):
-        _mean_and_its_error(ax, rows, colours[i % len(colours)], recipe)
+        _mean_and_its_error(ax, rows, _run_colour(i), recipe)
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["agent_steps"]:
@@ -187,7 +191,7 @@ def plot_training_games(
     ax = ax or plt.figure(figsize=(8, 4.5)).gca()
     for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
         mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
-        _mean_and_its_error(ax, mine, f"C{i}", f"{mine[0]['recipe']} (rlbook, one seed)")
+        _mean_and_its_error(ax, mine, _run_colour(i), f"{mine[0]['recipe']} (rlbook, one seed)")
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["measure"] == "training games":
