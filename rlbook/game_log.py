@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,31 @@ def training_scores(log: dict[str, np.ndarray], steps, games: int = 100) -> list
                 "std": float(scores.std()),
             }
         )
+    return rows
+
+
+def scores_between(log: dict[str, np.ndarray], edges) -> list[dict]:
+    """The mean and spread of the training games finished in each stretch between ``edges``.
+
+    Row ``i`` holds the games that ended after ``edges[i]`` and by ``edges[i + 1]`` (its
+    ``agent_steps``): how a run went from one stretch to the next, where ``training_scores``
+    smooths over the last games whenever they ended. Stretches the log has not reached, or
+    in which no game ended, are left out.
+    """
+    rows = []
+    for start, end in pairwise(edges):
+        if log["step"].size == 0 or log["step"][-1] < end:
+            break
+        scores = log["score"][(log["step"] > start) & (log["step"] <= end)]
+        if scores.size:
+            rows.append(
+                {
+                    "agent_steps": int(end),
+                    "games": int(scores.size),
+                    "mean": float(scores.mean()),
+                    "std": float(scores.std()),
+                }
+            )
     return rows
 
 

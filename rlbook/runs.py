@@ -27,7 +27,7 @@ file in ``rlbook.replay_file``. The training loop calls them and never opens a f
 
 from rlbook.checkpoints import Checkpoints, progress_record, restore_agent
 from rlbook.files import RunError, WriteError
-from rlbook.game_log import LOG_FIELDS, GameLog, read_log, training_scores
+from rlbook.game_log import LOG_FIELDS, GameLog, read_log, scores_between, training_scores
 from rlbook.replay_file import load_replay, save_replay
 from rlbook.run_folder import RunFolder, checkpoint_name, checkpoint_step, disk_errors
 
@@ -46,5 +46,6 @@ __all__ = [
     "read_log",
     "restore_agent",
     "save_replay",
+    "scores_between",
     "training_scores",
 ]

@@ -177,6 +177,31 @@ def test_training_games_figure_draws_each_run_beside_the_training_game_reference
     assert not any("protocol" in label for label in labels)  # another measure, not drawn here
 
 
+def test_the_continuation_figure_draws_each_run_from_the_level_its_weights_had():
+    rows = [{"run": "a", "label": "A", "after_steps": 0, "games": 100, "mean": 300.0, "std": 50.0}]
+    rows += [
+        {
+            "run": run,
+            "label": run.upper(),
+            "after_steps": s,
+            "games": 8,
+            "mean": m,
+            "std": 40.0,
+            "learning_from": 80_000.0,
+        }
+        for run, m in (("a", 290.0), ("b", 120.0))
+        for s in (25_000, 50_000, 75_000)
+    ]
+    ax = charts.plot_continuation(rows)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["A"].get_xdata()) == [25_000, 50_000, 75_000]  # step 0 is the level line
+    assert list(lines["B"].get_ydata()) == [120.0] * 3
+    level = [line for line in ax.get_lines() if list(line.get_ydata()) == [300.0, 300.0]]
+    assert level and "300" in ax.texts[0].get_text()
+    with pytest.raises(ValueError, match="no continuation rows"):
+        charts.plot_continuation([])
+
+
 def test_the_training_figure_names_the_loss_the_run_minimised():
     from rlbook.dqn_config import DQNConfig
 

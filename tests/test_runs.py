@@ -305,3 +305,21 @@ def test_training_scores_average_the_last_games_finished_by_each_step():
     assert rows[0]["mean"] == 2.5 and rows[1]["mean"] == 7.5
     assert rows[0]["epsilon"] == pytest.approx(0.6) and rows[0]["games"] == 4
     assert training_scores(log, steps=[200], games=4) == []  # fewer than four games by then
+
+
+def test_scores_between_take_only_the_games_that_ended_in_each_stretch():
+    from rlbook.runs import scores_between
+
+    log = {
+        "step": np.array([100, 150, 400, 450, 900, 1100]),
+        "score": np.array([1.0, 3, 10, 20, 7, 5]),
+    }
+    rows = scores_between(log, edges=[0, 200, 300, 500, 800, 1000, 1200])
+    # (200, 300] and (500, 800] hold no game; the log stops before 1200, so (1000, 1200] may
+    # not be whole and is left out.
+    assert [(r["agent_steps"], r["games"], r["mean"]) for r in rows] == [
+        (200, 2, 2.0),
+        (500, 2, 15.0),
+        (1000, 1, 7.0),
+    ]
+    assert rows[1]["std"] == 5.0

@@ -27,7 +27,9 @@ for run, recipe in RUNS.items():
     if log.exists():
         for row in training_scores(read_log(log), range(250_000, 10_000_001, 250_000)):
             rounded = {"epsilon": round(row["epsilon"], 3), "mean": round(row["mean"], 1)}
-            rows.append({"run": run, "recipe": recipe, **row, **rounded, "std": round(row["std"], 1)})
+            rows.append(
+                {"run": run, "recipe": recipe, **row, **rounded, "std": round(row["std"], 1)}
+            )
 with OUT.open("w", newline="") as f:
     writer = csv.DictWriter(f, FIELDS)
     writer.writeheader()

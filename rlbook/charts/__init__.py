@@ -21,6 +21,7 @@ from rlbook.charts.chapter import (
 )
 from rlbook.charts.experiments import (
     plot_ablation,
+    plot_continuation,
     plot_milestones,
     plot_speed,
     plot_training_games,
@@ -36,6 +37,7 @@ __all__ = [
     "chart_dir",
     "moving_average",
     "plot_ablation",
+    "plot_continuation",
     "plot_lengths",
     "plot_milestones",
     "plot_policy",

@@ -218,6 +218,59 @@ def plot_training_games(
     return ax
 
 
+@book_style()
+def plot_continuation(
+    rows: Sequence[Mapping],
+    title: str = "Breakout: going on from the shipped agent",
+    ax=None,
+):
+    """Training games of runs that went on from the same weights, against the steps since.
+
+    ``rows`` come from ``breakout_continuation.csv``: per run, the mean of the games that
+    ended in each stretch after the weights (``rlbook.runs.scores_between``), and at step 0 the
+    level the weights had reached: the last 100 games before them. A tick on the axis marks
+    where each run learned again (``learning_from``; it gathers its memory first).
+    """
+    ax = ax or plt.figure(figsize=(8, 4)).gca()
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    if not runs:
+        raise ValueError("no continuation rows to draw")
+    before = [r for r in rows if r["after_steps"] == 0]
+    if before:
+        level = before[0]["mean"]
+        ax.axhline(level, color="C7", ls=":", lw=1)
+        ax.annotate(
+            f"the weights' last 100 training games: {level:.0f}",
+            (0, level),
+            xycoords=ax.get_yaxis_transform(),  # x in axes fraction: the left edge
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+            color="C7",
+        )
+    for i, run in enumerate(runs):
+        mine = sorted(
+            (r for r in rows if r["run"] == run and r["after_steps"] > 0),
+            key=lambda r: r["after_steps"],
+        )
+        if not mine:
+            continue
+        steps = [{**r, "agent_steps": r["after_steps"]} for r in mine]
+        _mean_and_its_error(ax, steps, _run_colour(i), mine[0]["label"])
+        if mine[0].get("learning_from") is not None:
+            ax.axvline(mine[0]["learning_from"], ymax=0.04, color=_run_colour(i), lw=2)
+    ax.set(
+        xlabel="agent steps after the shipped weights (a tick: where a run learns again)",
+        ylabel="mean score of the games in each stretch",
+        title=title,
+    )
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    return ax
+
+
 def _marker_size(points: Sequence) -> float:
     """Markers for a curve of a few points; a curve read every 250,000 steps is drawn as a line."""
     return 5 if len(points) <= 4 else 2

@@ -1,0 +1,73 @@
+"""Write breakout_continuation.csv: how runs that went on from the shipped agent played.
+
+Each run below went on from the same shipped weights (``--from-pretrained Breakout``), with a
+fresh optimizer and a replay memory its own policy refilled; the run that trained the weights
+went on from them too, with its memory and optimizer whole, and is the yardstick. Rows: the
+mean of the games that ended in each 50,000 steps after the weights
+(``rlbook.runs.scores_between``), and at step 0 the last 100 games before them. Rows of runs
+whose folders are not on this machine are kept as they are. Run from the repository's root:
+``.venv/bin/python notebooks/data/continuation.py``.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+from rlbook.dqn_config import DQNConfig
+from rlbook.runs import read_log, scores_between, training_scores
+
+RUNS = {
+    "breakout-c51": "the run that trained the weights, its memory and optimizer whole",
+    "breakout-c51-pretrained": "from the shipped weights: fresh optimizer, memory refilled",
+    "breakout-c51-pretrained-rewarm": "the same, with a larger refill and the step size eased in",
+}
+STRETCH, STRETCHES = 50_000, 6
+FIELDS = ["run", "label", "after_steps", "games", "mean", "std", "learning_from"]
+OUT = Path(__file__).with_name("breakout_continuation.csv")
+RUN_ROOT = Path.home() / "rlbook-runs"
+
+
+def origin_step(folder: Path) -> int | None:
+    """The step of the shipped weights a run went on from; None for a run trained from scratch."""
+    origin = folder / "origin.json"
+    return int(json.loads(origin.read_text())["agent_steps"]) if origin.exists() else None
+
+
+continued = [RUN_ROOT / run for run in RUNS if origin_step(RUN_ROOT / run) is not None]
+starts = {origin_step(folder) for folder in continued}
+if len(starts) > 1:
+    raise SystemExit(f"the continued runs went on from different weights: steps {sorted(starts)}")
+kept = [r for r in csv.DictReader(OUT.open())] if OUT.exists() else []
+kept = [r for r in kept if not (RUN_ROOT / r["run"] / "log.csv").exists()]
+rows = []
+if starts:
+    (start,) = starts
+    for run, label in RUNS.items():
+        folder = RUN_ROOT / run
+        if not (folder / "log.csv").exists():
+            continue
+        log = read_log(folder / "log.csv")
+        config = DQNConfig.from_json(folder / "config.json")
+        learning_from = max(config.learning_starts, config.refill) if folder in continued else ""
+        stretches = scores_between(log, [start + k * STRETCH for k in range(STRETCHES + 1)])
+        if run == next(iter(RUNS)):  # the level the weights had reached
+            stretches = [
+                {**r, "agent_steps": start} for r in training_scores(log, [start])
+            ] + stretches
+        for r in stretches:
+            rows.append(
+                {
+                    "run": run,
+                    "label": label,
+                    "after_steps": r["agent_steps"] - start,
+                    "games": r["games"],
+                    "mean": round(r["mean"], 1),
+                    "std": round(r["std"], 1),
+                    "learning_from": learning_from,
+                }
+            )
+with OUT.open("w", newline="") as f:
+    writer = csv.DictWriter(f, FIELDS)
+    writer.writeheader()
+    writer.writerows(kept + rows)
+print(f"{len(kept) + len(rows)} rows in {OUT}")
