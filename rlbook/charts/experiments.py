@@ -188,7 +188,7 @@ def plot_training_games(
     ``rows`` come from ``breakout_training_games.csv`` (``rlbook.runs.training_scores``); a
     run's games before 1,000,000 steps were played at a higher epsilon than the references'.
     """
-    ax = ax or plt.figure(figsize=(8, 4.5)).gca()
+    ax = ax or plt.figure(figsize=(8, 5)).gca()
     for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
         mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
         _mean_and_its_error(ax, mine, _run_colour(i), f"{mine[0]['recipe']} (rlbook, one seed)")
@@ -214,7 +214,7 @@ def plot_training_games(
         title=title,
     )
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
-    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return ax
 
 
