@@ -65,7 +65,7 @@ def run(
                 hint = f"go on with `{again}`"
                 with watching_head(joined, hint, terminal):
                     say = terminal.say if progress else None
-                    failed = run_on_tune(spec, pending, folder, cpus_per_trial, say)
+                    failed = run_on_tune(pending, folder, cpus_per_trial, say)
                 result = collect(spec, folder, ran=[t.name for t in pending])
     else:
         for name, nbytes in needs:

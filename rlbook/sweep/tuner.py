@@ -19,7 +19,7 @@ import ray
 from ray import tune
 
 from rlbook.sweep.results import score_line, write_csv
-from rlbook.sweep.spec import SweepSpec, Trial
+from rlbook.sweep.spec import Trial, load_spec
 from rlbook.sweep.trials import PLACES, check_sees_sweep, run_trial
 
 PLACE_FIELDS = ["sitting", "node", "ip", "pid", "from_step", "time"]
@@ -33,7 +33,8 @@ def tune_trial(config: dict) -> None:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", cpus)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", cpus)
     node, ip = ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
-    check_sees_sweep(Path(job["mark"]), job["sitting"], f"{node[:8]} ({ip})")
+    sweep = Path(job["sweep"])
+    check_sees_sweep(sweep / "sitting", job["sitting"], f"{node[:8]} ({ip})")
     folder = Path(job["folder"])
 
     def started(step: int) -> None:
@@ -42,7 +43,7 @@ def tune_trial(config: dict) -> None:
         tune.report({"event": "started", "node": node, "ip": ip, "from_step": step})
 
     run_trial(
-        SweepSpec.from_dict(job["spec"]),
+        load_spec(sweep),  # read where the trial runs: a copy in each trial's config weighs on Tune
         Trial(**job["trial"]),
         folder,
         report=lambda step, score: tune.report({"step": step, "score": score}),
@@ -104,21 +105,21 @@ def _last_line(trial) -> str:
 
 
 def run_on_tune(
-    spec: SweepSpec,
     pending: list[Trial],
     folder: Path,
     cpus_per_trial: int,
     say: Callable[[str], None] | None,
 ) -> dict[str, str]:
-    """Run the trials on Ray Tune, a line per event to ``say``; returns failed trials' errors."""
+    """Run the trials on Ray Tune, a line per event to ``say``; returns failed trials' errors.
+
+    Each trial reads the sweep's spec from ``folder``'s ``sweep.json``, written before this."""
     sitting = (folder / "sitting").read_text().strip()
     jobs = [
         {
             "name": t.name,
             "trial": dataclasses.asdict(t),
-            "spec": spec.to_dict(),
+            "sweep": str(folder),
             "folder": str(folder / "trials" / t.name),
-            "mark": str(folder / "sitting"),
             "sitting": sitting,
             "cpus": cpus_per_trial,
             "memory": t.kind.memory_bytes(t.config),
@@ -134,8 +135,9 @@ def run_on_tune(
         param_space={"job": tune.grid_search(jobs)},
         tune_config=tune.TuneConfig(
             reuse_actors=True,  # a worker that imported TensorFlow once keeps it for the next
-            trial_name_creator=lambda t: t.config["job"]["name"],
-            trial_dirname_creator=lambda t: t.config["job"]["name"],
+            # Module-level, so that Tune's saved state names them instead of pickling them.
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
         ),
         run_config=tune.RunConfig(
             name=time.strftime("%Y%m%d-%H%M%S"),
@@ -153,6 +155,10 @@ def run_on_tune(
             lines = str(result.error).strip().splitlines() or ["unknown error"]
             failed[result.config["job"]["name"]] = lines[-1]
     return failed
+
+
+def _trial_name(trial) -> str:
+    return trial.config["job"]["name"]
 
 
 def _resources(config: dict) -> dict:
