@@ -152,6 +152,13 @@ class DQNConfig:
         """Whether step ``step`` is warm-up that the network takes no part in."""
         return step < self.learning_starts and not self.explore_from_start
 
+    def memory_before_learning(self, restarted: bool = False) -> int:
+        """Transitions the memory holds before the first update: ``learning_starts``, and never
+        fewer than the n + 1 entries per lane that sampling needs; for a run that goes on without
+        its memory (``restarted``), ``refill`` where that is more."""
+        least = max(self.learning_starts, (self.n_step + 1) * self.num_envs)
+        return max(least, self.refill) if restarted else least
+
     def learning_rate_at(self, step: int) -> float:
         """Step size at agent step ``step``: constant, or a linear decay after warm-up."""
         if not self.learning_rate_decay_steps:

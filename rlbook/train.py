@@ -122,14 +122,10 @@ class Training:
         self.env, self.agent, self.memory, self.config = env, agent, memory, agent.config
         self.checkpoints, self.report, self.on_milestone = checkpoints, report, on_milestone
         self.rng, self.step, self.episode = rng, step, episode
-        # Sampling needs the state n steps on stored in some lane: n + 1 entries per lane.
-        config = self.config
-        self.warmed_up = max(config.learning_starts, (config.n_step + 1) * config.num_envs)
         # A run that goes on without its memory refills it with its own policy first, and eases
         # its optimizer in: a few updates on a small memory can undo what a trained agent knows.
         self.restarted = bool(step) and len(memory) == 0
-        if self.restarted:
-            self.warmed_up = max(self.warmed_up, config.refill)
+        self.warmed_up = self.config.memory_before_learning(self.restarted)
         self.learning_again_at: int | None = None
         self.learning_rate = None  # the rate last given to the optimizer
 

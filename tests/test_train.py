@@ -338,3 +338,12 @@ def test_rewarming_rises_linearly_from_where_learning_starts_again():
     assert run.rewarming(1200) == 1.0
     run.restarted = False
     assert run.rewarming(1000) == 1.0
+
+
+def test_the_memory_fills_to_learning_starts_or_to_the_refill_of_a_run_without_its_memory():
+    config = DQNConfig(learning_starts=200, refill=600, n_step=3, num_envs=4)
+    assert config.memory_before_learning() == 200
+    assert config.memory_before_learning(restarted=True) == 600
+    # Never fewer than the n + 1 entries per lane that sampling an n-step return needs.
+    assert DQNConfig(learning_starts=0, n_step=3, num_envs=4).memory_before_learning() == 16
+    assert DQNConfig(learning_starts=500, refill=0).memory_before_learning(restarted=True) == 500

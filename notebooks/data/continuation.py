@@ -33,8 +33,8 @@ def origin_step(folder: Path) -> int | None:
     return int(json.loads(origin.read_text())["agent_steps"]) if origin.exists() else None
 
 
-continued = [RUN_ROOT / run for run in RUNS if origin_step(RUN_ROOT / run) is not None]
-starts = {origin_step(folder) for folder in continued}
+origins = {run: origin_step(RUN_ROOT / run) for run in RUNS}
+starts = {step for step in origins.values() if step is not None}
 if len(starts) > 1:
     raise SystemExit(f"the continued runs went on from different weights: steps {sorted(starts)}")
 kept = [r for r in csv.DictReader(OUT.open())] if OUT.exists() else []
@@ -48,7 +48,8 @@ if starts:
             continue
         log = read_log(folder / "log.csv")
         config = DQNConfig.from_json(folder / "config.json")
-        learning_from = max(config.learning_starts, config.refill) if folder in continued else ""
+        restarted = origins[run] is not None
+        learning_from = config.memory_before_learning(restarted) if restarted else ""
         stretches = scores_between(log, [start + k * STRETCH for k in range(STRETCHES + 1)])
         if run == next(iter(RUNS)):  # the level the weights had reached
             stretches = [
