@@ -3,7 +3,8 @@
 Modules follow the chapter: ``tabular`` and ``qnetwork`` learn FrozenLake, ``planning`` computes
 the optimum they are measured against; ``atari``, ``replay``, ``networks``, ``dqn`` (with
 ``dqn_config`` and ``c51``), ``train``, ``evaluate`` and ``record`` make the DQN agent for Atari
-games, ``runs`` keeps a run's folder; ``sweep`` and ``stats`` run many seeds and settings and
+games, ``runs`` keeps a run's folder and ``weight_average`` makes one agent of several of its
+checkpoints; ``sweep`` and ``stats`` run many seeds and settings and
 sum them up; ``charts`` draws and saves the figures, and ``source`` shows the library's own code
 on the chapter's pages.
 Submodules load on first use, so ``import rlbook`` stays fast and TensorFlow loads only when a
@@ -49,6 +50,7 @@ _SUBMODULES = {
     "tabular",
     "train",
     "update_path",
+    "weight_average",
 }
 
 

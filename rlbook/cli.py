@@ -49,7 +49,9 @@ def _agent_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        help="weights other than the run's latest, e.g. RUN/milestones/step-000250000",
+        action="append",
+        help="weights other than the run's latest, e.g. RUN/milestones/step-000250000; "
+        "given more than once, the agent acts with the mean of their weights",
     )
     parser.add_argument(
         "--pretrained",
@@ -97,12 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     from rlbook import pretrained
     from rlbook.runs import restore_agent
+    from rlbook.weight_average import restore_averaged
 
     if args.pretrained:
         return pretrained.load(args.pretrained)
     if args.run is None:
         raise SystemExit("error: give a run folder or --pretrained GAME")
-    return restore_agent(args.run, args.checkpoint)
+    if args.checkpoint and len(args.checkpoint) > 1:
+        return restore_averaged(args.run, args.checkpoint)
+    return restore_agent(args.run, args.checkpoint[0] if args.checkpoint else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 A shipped agent is a folder ``rlbook/agents/<rom>/`` holding the online network's weights in
 float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` and a
 ``about.json`` with the commands that trained it (every sitting of every run it grew through, in
-order), the number of agent steps and rlbook's version.
+order), the checkpoints its weights come from (the mean of several, or one), the number of agent
+steps and rlbook's version.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,35 +84,43 @@ def about(game: str = "Breakout") -> dict:
 
 
 def export(
-    run: str | Path, commands: str | list[str], checkpoint_path: str | Path | None = None
+    run: str | Path,
+    commands: str | list[str],
+    checkpoint_path: str | Path | Sequence[str | Path] | None = None,
 ) -> Path:
     """Ship the latest (or given) weights of a run as the agent for its game.
 
     ``commands`` are the command lines that trained the run, one per sitting. The shipped
     config takes its step plan from the last of them that names ``--steps``: a run resumed
     later with a longer plan has a config.json that no longer describes these weights.
+    Several checkpoints ship the mean of their weights (``rlbook.weight_average``), as an
+    agent of the latest one's step.
     """
     from rlbook import __version__
-    from rlbook.runs import RunFolder, checkpoint_step, restore_agent
+    from rlbook.runs import RunFolder, checkpoint_step
+    from rlbook.weight_average import restore_averaged
 
     run = Path(run)
     source = RunFolder(run)
     commands = [commands] if isinstance(commands, str) else list(commands)
     config = source.load_config()
-    if checkpoint_path is not None:
-        checkpoint_path = Path(str(checkpoint_path).removesuffix(".index"))
-    else:  # the checkpoint progress.json names, so weights and step agree
-        checkpoint_path = source.checkpoint(source.read_progress()["step"])
-    step = checkpoint_step(checkpoint_path)
+    if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
+        paths = [source.checkpoint(source.read_progress()["step"])]
+    elif isinstance(checkpoint_path, str | Path):
+        paths = [Path(str(checkpoint_path).removesuffix(".index"))]
+    else:
+        paths = [Path(str(p).removesuffix(".index")) for p in checkpoint_path]
+    latest = max(paths, key=checkpoint_step)
+    step = checkpoint_step(latest)
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]
     if planned:
         if planned[-1] < step:
             raise ValueError(
-                f"the commands train to --steps {planned[-1]}, but {checkpoint_path.name} "
+                f"the commands train to --steps {planned[-1]}, but {latest.name} "
                 f"holds weights at step {step}: name the sitting that trained them"
             )
         config = dataclasses.replace(config, steps=planned[-1])
-    agent = restore_agent(run, checkpoint_path)
+    agent = restore_averaged(run, paths)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(agent.online.get_weights())}
     # The log up to the shipped weights, not the games the run played after them.
     with source.log.open(newline="") as f:
@@ -126,7 +136,8 @@ def export(
         "commands": [*earlier, *commands],
         "agent_steps": step,
         "games": len(rows),
-        "checkpoint": checkpoint_path.name,
+        # more than one: the weights are their mean
+        "checkpoints": [path.name for path in paths],
         "update_path": f"{config.compile}/{config.precision}",
         "rlbook": __version__,
         "python": sys.version.split()[0],

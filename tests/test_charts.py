@@ -55,6 +55,16 @@ def test_every_milestone_row_names_how_it_was_measured():
     ]  # the shipped agent, as the README's table gives it
 
 
+def test_every_averaged_agent_row_names_the_checkpoints_it_averaged():
+    rows = charts.read_rows(DATA / "breakout_weight_average.csv")
+    assert rows
+    for row in rows:
+        # the checkpoints one every 50,000 steps from the first to the last, scored as milestones
+        span = row["last_step"] - row["first_step"]
+        assert span % 50_000 == 0 and span // 50_000 + 1 == row["checkpoints"] >= 2, row
+        assert row["games"] in (30, 100) and row["epsilon"] == 0.05, row
+
+
 def test_milestone_figure_draws_one_line_per_recipe_and_each_reference(tmp_path, monkeypatch):
     monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
     milestones = charts.read_rows(DATA / "breakout_milestones.csv")
@@ -218,3 +228,28 @@ def test_the_training_figure_names_the_loss_the_run_minimised():
     for name, config in names.items():
         fig = charts.plot_training(log, window=10, loss=config.loss_name)
         assert fig.axes[2].get_ylabel() == f"loss ({name})"
+
+
+def test_the_weight_average_figure_draws_each_mean_as_a_bar_over_its_checkpoints():
+    def alone(step, games, mean):
+        return {"run": "r", "agent_steps": step, "games": games, "eval_seed": 1.0}, {
+            "epsilon": 0.05,
+            "mean": mean,
+            "std": 90.0,
+        }
+
+    milestones = [a | b for a, b in (alone(s, 10, 250.0) for s in (100, 150, 200))]
+    milestones += [a | b for a, b in (alone(200, 30, 230.0), alone(300, 30, 999.0))]
+    milestones[-1]["run"] = "other"  # another run's checkpoints are left out
+    averaged = [
+        {"run": "r", "first_step": 100, "last_step": 200, "checkpoints": 3, "games": 30}
+        | {"eval_seed": 1.0, "epsilon": 0.05, "mean": 370.0, "std": 80.0}
+    ]
+    ax = charts.plot_weight_average(milestones, averaged, "r")
+    bars = [line for line in ax.get_lines() if line.get_label().startswith("the mean")]
+    assert list(bars[0].get_xdata()) == [100, 200] and list(bars[0].get_ydata()) == [370.0] * 2
+    dots = {bars.get_label(): bars.lines[0] for bars in ax.containers}  # errorbar's data lines
+    assert list(dots["one checkpoint, 30 games"].get_ydata()) == [230.0]
+    assert list(dots["one checkpoint, 10 games"].get_xdata()) == [100, 150, 200]
+    with pytest.raises(ValueError, match="no checkpoints of 'other'"):
+        charts.plot_weight_average(milestones, averaged, "other")

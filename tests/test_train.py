@@ -68,7 +68,7 @@ def test_milestones_keep_the_weights_for_scoring_and_shipping(tmp_path, monkeypa
     milestone = run / "milestones" / "step-000000400.index"
     pretrained.export(run, "python -m rlbook train ...", milestone)
     assert pretrained.about("Catch")["agent_steps"] == 400
-    assert pretrained.about("Catch")["checkpoint"] == "step-000000400"
+    assert pretrained.about("Catch")["checkpoints"] == ["step-000000400"]
     np.testing.assert_allclose(
         pretrained.load("Catch").q_values(obs), at_400.q_values(obs), rtol=2e-2, atol=2e-2
     )

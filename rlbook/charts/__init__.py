@@ -25,6 +25,7 @@ from rlbook.charts.experiments import (
     plot_milestones,
     plot_speed,
     plot_training_games,
+    plot_weight_average,
     read_rows,
     runs_table,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "plot_sweep",
     "plot_training",
     "plot_training_games",
+    "plot_weight_average",
     "read_rows",
     "runs_table",
     "save_png",

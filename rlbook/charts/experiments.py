@@ -271,6 +271,80 @@ def plot_continuation(
     return ax
 
 
+@book_style()
+def plot_weight_average(
+    milestones: Sequence[Mapping],
+    averaged: Sequence[Mapping],
+    run: str,
+    title: str = "Breakout: one checkpoint, or the mean of several",
+    ax=None,
+):
+    """A run's checkpoints under the protocol, each alone and as the mean of a few's weights.
+
+    ``milestones`` are rows of ``breakout_milestones.csv``: the run's checkpoints scored alone
+    on seed-1 games at epsilon 0.05 (10 games: small dots; 30: large, with a standard error).
+    ``averaged`` are rows of ``breakout_weight_average.csv``: an agent acting with the mean
+    weights of the checkpoints from ``first_step`` to ``last_step``, drawn as a bar over them.
+    """
+    ax = ax or plt.figure(figsize=(8, 4.5)).gca()
+    alone = [
+        r for r in milestones if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05
+    ]
+    mine = [r for r in averaged if r["run"] == run and r["eval_seed"] == 1]
+    if not alone or not mine:
+        raise ValueError(f"no checkpoints of {run!r} scored alone and averaged to draw")
+    # the stretch of the run where checkpoints were averaged, and a little before it
+    first = min(r["first_step"] for r in mine) - 200_000
+    last = max(r["last_step"] for r in mine) + 50_000
+    alone = [r for r in alone if first <= r["agent_steps"] <= last]
+    for games, size, color in ((10, 3, "C7"), (30, 5, "C0")):
+        rows = sorted((r for r in alone if r["games"] == games), key=lambda r: r["agent_steps"])
+        if rows:
+            ax.errorbar(
+                [r["agent_steps"] for r in rows],
+                [r["mean"] for r in rows],
+                yerr=[r["std"] / np.sqrt(games) for r in rows] if games == 30 else None,
+                fmt="o",
+                ms=size,
+                lw=0.8,
+                color=color,
+                label=f"one checkpoint, {games} games",
+            )
+    for i, r in enumerate(sorted(mine, key=lambda r: r["first_step"])):
+        span = [r["first_step"], r["last_step"]]
+        error = r["std"] / np.sqrt(r["games"])
+        ax.fill_between(span, r["mean"] - error, r["mean"] + error, color="C1", alpha=0.2, lw=0)
+        ax.plot(
+            span,
+            [r["mean"]] * 2,
+            color="C1",
+            lw=2.5,
+            label=f"the mean of the checkpoints under the bar, {r['games']:.0f} games"
+            if i == 0
+            else None,
+        )
+    ax.axhline(401.2, color="C7", ls=":", lw=1)
+    ax.annotate(
+        "DQN paper, 12,500,000 steps: 401.2",
+        (0.01, 401.2),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=7,
+        color="C7",
+    )
+    ax.set(
+        xlabel="agent steps",
+        ylabel="mean score under the protocol (epsilon 0.05)",
+        title=title,
+    )
+    ax.set_xlim(first, last)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.legend(frameon=False, fontsize=7, loc="lower left")
+    return ax
+
+
 def _marker_size(points: Sequence) -> float:
     """Markers for a curve of a few points; a curve read every 250,000 steps is drawn as a line."""
     return 5 if len(points) <= 4 else 2
