@@ -61,16 +61,22 @@ def read_log(path: str | Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in LOG_FIELDS}
 
 
-def training_scores(log: dict[str, np.ndarray], steps, games: int = 100) -> list[dict]:
+def training_scores(
+    log: dict[str, np.ndarray], steps, games: int = 100, reached: int | None = None
+) -> list[dict]:
     """The mean and spread of the last ``games`` training games finished by each of ``steps``.
 
     How a run's own games went, at the epsilon it was exploring with then (also given): the
-    measure that curves of training returns report. Steps the log has not reached are left out.
+    measure that curves of training returns report. Steps the run has not reached are left out:
+    those past its last game, or past ``reached``, the step a run's progress records, which for
+    a finished run lies past its last game.
     """
     rows = []
+    last_step = log["step"][-1] if log["step"].size else -1
+    reached = max(last_step, reached if reached is not None else -1)
     for step in steps:
         done = np.flatnonzero(log["step"] <= step)
-        if log["step"].size == 0 or log["step"][-1] < step or done.size < games:
+        if reached < step or done.size < games:
             continue
         last = done[-games:]
         scores = log["score"][last]

@@ -305,6 +305,11 @@ def test_training_scores_average_the_last_games_finished_by_each_step():
     assert rows[0]["mean"] == 2.5 and rows[1]["mean"] == 7.5
     assert rows[0]["epsilon"] == pytest.approx(0.6) and rows[0]["games"] == 4
     assert training_scores(log, steps=[200], games=4) == []  # fewer than four games by then
+    # a step past the last game counts once the run is known to have reached it
+    last = int(log["step"][-1])
+    assert training_scores(log, steps=[last + 50], games=4) == []
+    (row,) = training_scores(log, steps=[last + 50], games=4, reached=last + 50)
+    assert row["mean"] == pytest.approx(log["score"][-4:].mean())
 
 
 def test_scores_between_take_only_the_games_that_ended_in_each_stretch():

@@ -9,7 +9,7 @@ whose folders are not on this machine are kept as they are. Run from the reposit
 import csv
 from pathlib import Path
 
-from rlbook.runs import read_log, training_scores
+from rlbook.runs import RunFolder, read_log, training_scores
 
 RUNS = {
     "breakout-c51": "C51 with CleanRL's c51_atari settings",
@@ -25,7 +25,10 @@ rows = []
 for run, recipe in RUNS.items():
     log = RUN_ROOT / run / "log.csv"
     if log.exists():
-        for row in training_scores(read_log(log), range(250_000, 10_000_001, 250_000)):
+        # a finished run's last game ends before its last step, which progress.json records
+        reached = RunFolder(RUN_ROOT / run).read_progress()["step"]
+        steps = range(250_000, 10_000_001, 250_000)
+        for row in training_scores(read_log(log), steps, reached=reached):
             rounded = {"epsilon": round(row["epsilon"], 3), "mean": round(row["mean"], 1)}
             rows.append(
                 {"run": run, "recipe": recipe, **row, **rounded, "std": round(row["std"], 1)}
