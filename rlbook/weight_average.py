@@ -25,7 +25,10 @@ from rlbook.files import RunError
 
 
 def mean_weights(networks: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
-    """The element-wise mean of networks' weight lists, in float32 whatever they were saved in."""
+    """The element-wise mean of networks' weight lists, in float32 whatever they were saved in.
+
+    In the chapter: Breakout, "A trained agent".
+    """
     if not networks:
         raise ValueError("no networks to average")
     shapes = [[w.shape for w in weights] for weights in networks]
@@ -42,6 +45,8 @@ def restore_averaged(run: str | Path, checkpoint_paths: Sequence[str | Path]) ->
 
     Each checkpoint must be one of this run's (the run's config builds the network); the target
     network gets the mean too.
+
+    In the chapter: Breakout, "A trained agent".
     """
     paths = list(checkpoint_paths)
     if not paths:
