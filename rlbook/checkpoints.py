@@ -100,19 +100,25 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     latest = checkpoint_path or tf.train.latest_checkpoint(folder.checkpoints)
     if latest is None:
         raise RunError(f"{run} has no checkpoint (expected {folder.checkpoints})")
-    latest = str(latest).removesuffix(".index")
-    if not Path(latest + ".index").exists():
-        raise RunError(f"no checkpoint at {latest} (a checkpoint is a pair of .index/.data files)")
     env = make_game(config.game, 1)
     agent = DQNAgent(config.for_acting(), env.obs_shape, env.n_actions)
     env.close()
+    read_network(agent, latest, config.game)
+    return agent
+
+
+def read_network(agent: DQNAgent, checkpoint_path: str | Path, game: str) -> None:
+    """Put the acting network of ``checkpoint_path`` (a checkpoint or milestone) into ``agent``.
+
+    The target network gets a copy. ``game`` names the network in the error when it does not fit.
+    """
+    prefix = str(checkpoint_path).removesuffix(".index")
+    if not Path(prefix + ".index").exists():
+        raise RunError(f"no checkpoint at {prefix} (a checkpoint is a pair of .index/.data files)")
     try:
         # read, not restore: a milestone holds the weights alone, without a save counter.
         checkpoint = tf.train.Checkpoint(online=agent.checkpoint_state()["online"])
-        checkpoint.read(latest).expect_partial().assert_existing_objects_matched()
+        checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
-        raise RunError(
-            f"the checkpoint {latest} does not fit a {config.game} network: {error}"
-        ) from error
+        raise RunError(f"the checkpoint {prefix} does not fit a {game} network: {error}") from error
     agent.sync_target()
-    return agent

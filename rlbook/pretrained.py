@@ -105,11 +105,9 @@ def export(
     commands = [commands] if isinstance(commands, str) else list(commands)
     config = source.load_config()
     if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
-        paths = [source.checkpoint(source.read_progress()["step"])]
-    elif isinstance(checkpoint_path, str | Path):
-        paths = [Path(str(checkpoint_path).removesuffix(".index"))]
-    else:
-        paths = [Path(str(p).removesuffix(".index")) for p in checkpoint_path]
+        checkpoint_path = source.checkpoint(source.read_progress()["step"])
+    named = [checkpoint_path] if isinstance(checkpoint_path, str | Path) else checkpoint_path
+    paths = [Path(str(p).removesuffix(".index")) for p in named]
     latest = max(paths, key=checkpoint_step)
     step = checkpoint_step(latest)
     planned = [int(m[1]) for c in commands if (m := re.search(r"--steps[ =](\d+)", c))]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlbook.checkpoints import restore_agent
+from rlbook.checkpoints import read_network, restore_agent
 from rlbook.dqn import DQNAgent
 from rlbook.files import RunError
 
@@ -53,9 +53,13 @@ def restore_averaged(run: str | Path, checkpoint_paths: Sequence[str | Path]) ->
         raise RunError("name at least one checkpoint to average")
     if len({str(p).removesuffix(".index") for p in paths}) != len(paths):
         raise RunError("a checkpoint is named twice among those to average")
+    # One agent reads each checkpoint in turn: building one per checkpoint (its environment,
+    # optimizer and compiled functions) would cost more than reading twenty networks.
     agent = restore_agent(run, paths[0])
     networks = [agent.online.get_weights()]
-    networks += [restore_agent(run, path).online.get_weights() for path in paths[1:]]
+    for path in paths[1:]:
+        read_network(agent, path, agent.config.game)
+        networks.append(agent.online.get_weights())
     agent.online.set_weights(mean_weights(networks))
     agent.sync_target()
     return agent
