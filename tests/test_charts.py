@@ -253,3 +253,39 @@ def test_the_weight_average_figure_draws_each_mean_as_a_bar_over_its_checkpoints
     assert list(dots["one checkpoint, 10 games"].get_xdata()) == [100, 150, 200]
     with pytest.raises(ValueError, match="no checkpoints of 'other'"):
         charts.plot_weight_average(milestones, averaged, "other")
+
+    # a mean of more checkpoints than ``most`` is left out, unless it is the shipped one
+    many = averaged[0] | {"first_step": 0, "last_step": 200, "checkpoints": 5, "mean": 380.0}
+    ax = charts.plot_weight_average(milestones, [*averaged, many], "r", most=3)
+    bars = [line for line in ax.get_lines() if line.get_label().startswith("the mean")]
+    assert [line.get_ydata()[0] for line in bars] == [370.0]
+    ax = charts.plot_weight_average(milestones, [*averaged, many], "r", shipped=(0, 200), most=3)
+    shipped = [line for line in ax.get_lines() if line.get_label().startswith("the shipped")]
+    assert shipped[0].get_label().endswith("the mean of 5 checkpoints")
+    assert list(shipped[0].get_ydata()) == [380.0] * 2
+
+
+def test_the_checkpoints_averaged_figure_sets_each_mean_by_its_count_beside_single_ones():
+    def row(**values):
+        return {"run": "r", "eval_seed": 1.0, "epsilon": 0.05, "games": 30.0, "std": 60.0} | values
+
+    milestones = [row(agent_steps=s, mean=m) for s, m in ((50, 999.0), (100, 200.0), (200, 300.0))]
+    averaged = [
+        row(first_step=100, last_step=200, checkpoints=3, mean=350.0),
+        row(first_step=100, last_step=300, checkpoints=5, mean=380.0),
+        row(first_step=200, last_step=400, checkpoints=5, mean=400.0),
+        row(first_step=100, last_step=400, checkpoints=7, mean=395.0),
+        row(first_step=100, last_step=200, checkpoints=3, mean=1.0, games=100.0),  # not 30 games
+    ]
+    ax = charts.plot_checkpoints_averaged(milestones, averaged, "r")
+    dots = {bars.get_label(): bars.lines[0] for bars in ax.containers}
+    # the 50-step checkpoint is before any averaged one: left out
+    assert list(dots["one checkpoint"].get_ydata()) == [200.0, 300.0]
+    assert sorted(dots["the mean of several"].get_xdata()) == [3, 5, 5, 7]
+    trend = next(line for line in ax.get_lines() if line.get_label() == "the average at each count")
+    assert list(trend.get_xdata()) == [1, 3, 5, 7]
+    assert list(trend.get_ydata()) == [250.0, 350.0, 390.0, 395.0]
+    # only means of more than five checkpoints are labelled with their stretch
+    assert [t.get_text() for t in ax.texts if not t.get_text().startswith("DQN")] == ["100-400"]
+    with pytest.raises(ValueError, match="no means of 'other'"):
+        charts.plot_checkpoints_averaged(milestones, averaged, "other")

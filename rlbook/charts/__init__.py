@@ -21,6 +21,7 @@ from rlbook.charts.chapter import (
 )
 from rlbook.charts.experiments import (
     plot_ablation,
+    plot_checkpoints_averaged,
     plot_continuation,
     plot_milestones,
     plot_speed,
@@ -38,6 +39,7 @@ __all__ = [
     "chart_dir",
     "moving_average",
     "plot_ablation",
+    "plot_checkpoints_averaged",
     "plot_continuation",
     "plot_lengths",
     "plot_milestones",

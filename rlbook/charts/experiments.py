@@ -272,10 +272,32 @@ def plot_continuation(
 
 
 @book_style()
+def _paper_line(ax) -> None:
+    """The DQN paper's Breakout score, the bar a shipped agent is held to, as a dotted line."""
+    ax.axhline(401.2, color="C7", ls=":", lw=1)
+    ax.annotate(
+        "DQN paper, 12,500,000 steps: 401.2",
+        (0.01, 401.2),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=7,
+        color="C7",
+    )
+
+
+def _averaged_rows(averaged: Sequence[Mapping], run: str) -> list[Mapping]:
+    """The means of ``run``'s checkpoints scored on seed-1 games, by their first step."""
+    rows = [r for r in averaged if r["run"] == run and r["eval_seed"] == 1]
+    return sorted(rows, key=lambda r: (r["first_step"], r["last_step"]))
+
+
 def plot_weight_average(
     milestones: Sequence[Mapping],
     averaged: Sequence[Mapping],
     run: str,
+    shipped: tuple[int, int] | None = None,
+    most: int = 11,
     title: str = "Breakout: one checkpoint, or the mean of several",
     ax=None,
 ):
@@ -284,13 +306,15 @@ def plot_weight_average(
     ``milestones`` are rows of ``breakout_milestones.csv``: the run's checkpoints scored alone
     on seed-1 games at epsilon 0.05 (10 games: small dots; 30: large, with a standard error).
     ``averaged`` are rows of ``breakout_weight_average.csv``: an agent acting with the mean
-    weights of the checkpoints from ``first_step`` to ``last_step``, drawn as a bar over them.
+    weights of the checkpoints from ``first_step`` to ``last_step``, drawn as a bar over them;
+    means of more than ``most`` checkpoints are left to ``plot_checkpoints_averaged``, where they
+    do not hide each other, except the ``shipped`` one (its first and last step), drawn in red.
     """
     ax = ax or plt.figure(figsize=(8, 4.5)).gca()
     alone = [
         r for r in milestones if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05
     ]
-    mine = [r for r in averaged if r["run"] == run and r["eval_seed"] == 1]
+    mine = _averaged_rows(averaged, run)
     if not alone or not mine:
         raise ValueError(f"no checkpoints of {run!r} scored alone and averaged to draw")
     # the stretch of the run where checkpoints were averaged, and a little before it
@@ -310,29 +334,28 @@ def plot_weight_average(
                 color=color,
                 label=f"one checkpoint, {games} games",
             )
-    for i, r in enumerate(sorted(mine, key=lambda r: r["first_step"])):
-        span = [r["first_step"], r["last_step"]]
+    labelled = set()
+    for r in mine:
+        span = (r["first_step"], r["last_step"])
+        if span == shipped:
+            color, label = (
+                "C3",
+                f"the shipped agent: the mean of {r['checkpoints']:.0f} checkpoints",
+            )
+        elif r["checkpoints"] <= most:
+            color, label = (
+                "C1",
+                f"the mean of the checkpoints under the bar, {r['games']:.0f} games",
+            )
+        else:
+            continue
         error = r["std"] / np.sqrt(r["games"])
-        ax.fill_between(span, r["mean"] - error, r["mean"] + error, color="C1", alpha=0.2, lw=0)
+        ax.fill_between(span, r["mean"] - error, r["mean"] + error, color=color, alpha=0.2, lw=0)
         ax.plot(
-            span,
-            [r["mean"]] * 2,
-            color="C1",
-            lw=2.5,
-            label=f"the mean of the checkpoints under the bar, {r['games']:.0f} games"
-            if i == 0
-            else None,
+            span, [r["mean"]] * 2, color=color, lw=2.5, label=None if label in labelled else label
         )
-    ax.axhline(401.2, color="C7", ls=":", lw=1)
-    ax.annotate(
-        "DQN paper, 12,500,000 steps: 401.2",
-        (0.01, 401.2),
-        xycoords=("axes fraction", "data"),
-        xytext=(0, 3),
-        textcoords="offset points",
-        fontsize=7,
-        color="C7",
-    )
+        labelled.add(label)
+    _paper_line(ax)
     ax.set(
         xlabel="agent steps",
         ylabel="mean score under the protocol (epsilon 0.05)",
@@ -342,6 +365,74 @@ def plot_weight_average(
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.legend(frameon=False, fontsize=7, loc="lower left")
+    return ax
+
+
+def plot_checkpoints_averaged(
+    milestones: Sequence[Mapping],
+    averaged: Sequence[Mapping],
+    run: str,
+    title: str = "How many checkpoints to average",
+    ax=None,
+):
+    """Each mean of ``run``'s checkpoints by how many it averages, beside the checkpoints alone.
+
+    The same rows as ``plot_weight_average``, scored on the same 30 seed-1 games; one checkpoint
+    is each that was scored alone on those 30 games from the first averaged step on. Means of
+    more than five checkpoints are labelled with their stretch of the run; the line joins the
+    average score at each count. The score axis starts a little under the lowest point, not at 0.
+    """
+    ax = ax or plt.figure(figsize=(5, 4.5)).gca()
+    mine = [r for r in _averaged_rows(averaged, run) if r["games"] == 30]
+    if not mine:
+        raise ValueError(f"no means of {run!r}'s checkpoints scored on 30 games to draw")
+    first = min(r["first_step"] for r in mine)
+    alone = [r for r in _protocol_rows(milestones, run) if r["agent_steps"] >= first]
+    points = [(1, r["mean"], r["std"]) for r in alone]
+    points += [(r["checkpoints"], r["mean"], r["std"]) for r in mine]
+    counts = sorted({n for n, _, _ in points})
+    ax.plot(
+        counts,
+        [np.mean([m for n, m, _ in points if n == c]) for c in counts],
+        color="C7",
+        lw=1,
+        label="the average at each count",
+    )
+    for color, rows, label in (
+        ("C0", [p for p in points if p[0] == 1], "one checkpoint"),
+        ("C1", [p for p in points if p[0] > 1], "the mean of several"),
+    ):
+        if rows:
+            ax.errorbar(
+                [n for n, _, _ in rows],
+                [m for _, m, _ in rows],
+                yerr=[s / np.sqrt(30) for _, _, s in rows],
+                fmt="o",
+                ms=4,
+                lw=0.8,
+                color=color,
+                label=label,
+            )
+    for count in (c for c in counts if c > 5):
+        # several means of one count: labels stacked from the highest score down
+        same = sorted((r for r in mine if r["checkpoints"] == count), key=lambda r: -r["mean"])
+        for i, r in enumerate(same):
+            ax.annotate(
+                f"{thousands(r['first_step'], None)}-{thousands(r['last_step'], None)}",
+                (count, r["mean"]),
+                xytext=(5, 2 - 9 * i),
+                textcoords="offset points",
+                fontsize=6,
+                color="C1",
+            )
+    _paper_line(ax)
+    ax.set(
+        xlabel="checkpoints averaged (50,000 steps apart)",
+        ylabel="mean score, 30 games (epsilon 0.05)",
+        title=title,
+    )
+    ax.set_ylim(bottom=max(0, min(m for _, m, _ in points) - 60))
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
     return ax
 
 
