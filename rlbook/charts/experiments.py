@@ -271,7 +271,6 @@ def plot_continuation(
     return ax
 
 
-@book_style()
 def _paper_line(ax) -> None:
     """The DQN paper's Breakout score, the bar a shipped agent is held to, as a dotted line."""
     ax.axhline(401.2, color="C7", ls=":", lw=1)
@@ -292,6 +291,7 @@ def _averaged_rows(averaged: Sequence[Mapping], run: str) -> list[Mapping]:
     return sorted(rows, key=lambda r: (r["first_step"], r["last_step"]))
 
 
+@book_style()
 def plot_weight_average(
     milestones: Sequence[Mapping],
     averaged: Sequence[Mapping],
@@ -368,6 +368,7 @@ def plot_weight_average(
     return ax
 
 
+@book_style()
 def plot_checkpoints_averaged(
     milestones: Sequence[Mapping],
     averaged: Sequence[Mapping],
