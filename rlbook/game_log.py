@@ -93,17 +93,20 @@ def training_scores(
     return rows
 
 
-def scores_between(log: dict[str, np.ndarray], edges) -> list[dict]:
+def scores_between(log: dict[str, np.ndarray], edges, reached: int | None = None) -> list[dict]:
     """The mean and spread of the training games finished in each stretch between ``edges``.
 
     Row ``i`` holds the games that ended after ``edges[i]`` and by ``edges[i + 1]`` (its
     ``agent_steps``): how a run went from one stretch to the next, where ``training_scores``
-    smooths over the last games whenever they ended. Stretches the log has not reached, or
-    in which no game ended, are left out.
+    smooths over the last games whenever they ended. Stretches the run has not reached (past
+    its last game, or past ``reached``, as in ``training_scores``), or in which no game ended,
+    are left out.
     """
     rows = []
+    last_step = log["step"][-1] if log["step"].size else -1
+    reached = max(last_step, reached if reached is not None else -1)
     for start, end in pairwise(edges):
-        if log["step"].size == 0 or log["step"][-1] < end:
+        if reached < end:
             break
         scores = log["score"][(log["step"] > start) & (log["step"] <= end)]
         if scores.size:

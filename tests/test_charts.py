@@ -65,6 +65,17 @@ def test_every_averaged_agent_row_names_the_checkpoints_it_averaged():
         assert row["games"] in (30, 100) and row["epsilon"] == 0.05, row
 
 
+def test_every_continuation_row_is_a_stretch_after_the_weights_or_their_level():
+    rows = charts.read_rows(DATA / "breakout_continuation.csv")
+    levels = [r for r in rows if r["after_steps"] == 0]
+    # one level: the last 100 games of the run that made the weights, which went on unrefilled
+    assert len(levels) == 1 and levels[0]["games"] == 100 and levels[0]["learning_from"] is None
+    for row in rows:
+        assert row["after_steps"] % 50_000 == 0 and row["games"] >= 1 and row["label"], row
+        if row["after_steps"] > 0:  # the runs that went on from the shipped weights refilled
+            assert row["learning_from"] >= 80_000, row
+
+
 def test_milestone_figure_draws_one_line_per_recipe_and_each_reference(tmp_path, monkeypatch):
     monkeypatch.setenv("RLBOOK_CHARTS", str(tmp_path))
     milestones = charts.read_rows(DATA / "breakout_milestones.csv")

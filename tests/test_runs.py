@@ -328,3 +328,7 @@ def test_scores_between_take_only_the_games_that_ended_in_each_stretch():
         (1000, 1, 7.0),
     ]
     assert rows[1]["std"] == 5.0
+    # a run that finished at 1200 has whole stretches to there, its last game or not
+    rows = scores_between(log, edges=[1000, 1200, 1400], reached=1200)
+    assert [(r["agent_steps"], r["games"]) for r in rows] == [(1200, 1)]
+    assert scores_between({"step": np.array([]), "score": np.array([])}, [0, 100]) == []

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from rlbook.dqn_config import DQNConfig
-from rlbook.runs import read_log, scores_between, training_scores
+from rlbook.runs import RunFolder, read_log, scores_between, training_scores
 
 RUNS = {
     "breakout-c51": "the run that trained the weights, its memory and optimizer whole",
@@ -50,11 +50,13 @@ if starts:
         config = DQNConfig.from_json(folder / "config.json")
         restarted = origins[run] is not None
         learning_from = config.memory_before_learning(restarted) if restarted else ""
-        stretches = scores_between(log, [start + k * STRETCH for k in range(STRETCHES + 1)])
+        # a finished run's last game ends before its last step, which progress.json records
+        reached = RunFolder(folder).read_progress()["step"]
+        edges = [start + k * STRETCH for k in range(STRETCHES + 1)]
+        stretches = scores_between(log, edges, reached=reached)
         if run == next(iter(RUNS)):  # the level the weights had reached
-            stretches = [
-                {**r, "agent_steps": start} for r in training_scores(log, [start])
-            ] + stretches
+            before = training_scores(log, [start], reached=reached)
+            stretches = [{**r, "agent_steps": start} for r in before] + stretches
         for r in stretches:
             rows.append(
                 {
