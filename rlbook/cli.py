@@ -56,7 +56,8 @@ def _agent_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pretrained",
         metavar="GAME",
-        help="use the agent shipped with rlbook for GAME instead of a run",
+        help="use the agent shipped with rlbook for GAME instead of a run (GAME/NAME: another "
+        "of the game's shipped agents, e.g. Breakout/dqn)",
     )
 
 
@@ -70,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--from-pretrained",
         metavar="GAME",
-        help="start --run from the agent rlbook ships for GAME and continue its training "
-        "(its step count and log go on; optimizer and replay memory start afresh)",
+        help="start --run from the agent rlbook ships for GAME (or GAME/NAME) and continue its "
+        "training (its step count and log go on; optimizer and replay memory start afresh)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)

@@ -1,10 +1,11 @@
 """Trained agents shipped inside rlbook, and the export that makes one from a training run.
 
-A shipped agent is a folder ``rlbook/agents/<rom>/`` holding the online network's weights in
-float16 (``weights.npz``), the run's ``config.json``, its per-game ``log.csv`` and a
-``about.json`` with the commands that trained it (every sitting of every run it grew through, in
-order), the checkpoints its weights come from (the mean of several, or one), the number of agent
-steps and rlbook's version.
+A game's shipped agent is a folder ``rlbook/agents/<rom>/``, and another agent of the same game,
+named as ``"Breakout/dqn"``, a folder ``rlbook/agents/<rom>-<name>/``. Each holds the online
+network's weights in float16 (``weights.npz``), the run's ``config.json``, its per-game
+``log.csv`` and a ``about.json`` with the commands that trained it (every sitting of every run
+it grew through, in order), the checkpoints its weights come from (the mean of several, or
+one), the number of agent steps and rlbook's version.
 """
 
 from __future__ import annotations
@@ -27,18 +28,36 @@ AGENTS = Path(__file__).resolve().parent / "agents"
 
 
 def available() -> list[str]:
-    """Games with a shipped agent."""
-    return sorted(p.name for p in AGENTS.glob("*") if (p / "weights.npz").exists())
+    """The shipped agents, as ``load`` names them: ``breakout``, ``breakout/dqn``."""
+    # ROM names hold no "-", so the folder's first "-" parts the game from the agent's name.
+    shipped = (p.name.replace("-", "/", 1) for p in AGENTS.glob("*"))
+    return sorted(
+        name for name in shipped if (AGENTS / _folder_name(name) / "weights.npz").exists()
+    )
+
+
+def _folder_name(name: str) -> str:
+    game, _, agent = name.partition("/")
+    return f"{game}-{agent}" if agent else game
 
 
 def _name(game: str) -> str:
+    """The folder name of the agent ``game`` names: ``Breakout``, or ``Breakout/dqn`` for
+    another of the game's shipped agents."""
     from rlbook.atari import rom_id
 
-    return "catch" if game.lower() == "catch" else rom_id(game)
+    game, slash, agent = game.partition("/")
+    if slash and not re.fullmatch(r"[a-z0-9]+", agent):
+        raise ValueError(
+            f"a shipped agent is named by its game and a lowercase word, as in 'Breakout/dqn', "
+            f"not {game + slash + agent!r}"
+        )
+    rom = "catch" if game.lower() == "catch" else rom_id(game)
+    return _folder_name(f"{rom}/{agent}" if agent else rom)
 
 
 def folder(game: str) -> Path:
-    """Where the shipped agent for ``game`` lives."""
+    """Where the shipped agent for ``game`` (or ``"Game/name"``) lives."""
     path = AGENTS / _name(game)
     if not (path / "weights.npz").exists():
         raise ValueError(
@@ -48,7 +67,8 @@ def folder(game: str) -> Path:
 
 
 def load(game: str = "Breakout", config=None):
-    """The shipped agent for ``game``, ready to ``act``.
+    """The shipped agent for ``game``, ready to ``act``; ``"Breakout/dqn"`` names another of the
+    game's shipped agents.
 
     With ``config`` (a ``DQNConfig`` of the same game and network), the shipped weights go
     into an agent built from it, say with another optimizer, to train further.
@@ -87,8 +107,10 @@ def export(
     run: str | Path,
     commands: str | list[str],
     checkpoint_path: str | Path | Sequence[str | Path] | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Ship the latest (or given) weights of a run as the agent for its game.
+    """Ship the latest (or given) weights of a run as the agent for its game, or, with
+    ``name``, as another agent of the game (``load(f"{game}/{name}")``).
 
     ``commands`` are the command lines that trained the run, one per sitting. The shipped
     config takes its step plan from the last of them that names ``--steps``: a run resumed
@@ -104,6 +126,7 @@ def export(
     source = RunFolder(run)
     commands = [commands] if isinstance(commands, str) else list(commands)
     config = source.load_config()
+    target = AGENTS / _name(f"{config.game}/{name}" if name else config.game)
     if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
         checkpoint_path = source.checkpoint(source.read_progress()["step"])
     named = [checkpoint_path] if isinstance(checkpoint_path, str | Path) else checkpoint_path
@@ -142,7 +165,6 @@ def export(
     }
     # All is read before anything is written, and each file is written whole, so a failed
     # export never ships a half-written file.
-    target = AGENTS / _name(config.game)
     target.mkdir(parents=True, exist_ok=True)
     with writing_whole(target / "weights.npz") as partial, partial.open("wb") as file:
         np.savez_compressed(file, **weights)  # a file, so numpy adds no ".npz" to the name

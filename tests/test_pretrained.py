@@ -1,3 +1,6 @@
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -58,3 +61,40 @@ def test_export_ships_float16_weights_and_the_log_up_to_them(tmp_path, monkeypat
     assert pretrained.about("Catch")["agent_steps"] == 600
     steps = [int(r["step"]) for r in csv.DictReader((folder / "log.csv").open())]
     assert steps and max(steps) <= 600
+
+
+def test_a_second_agent_of_a_game_ships_under_its_own_name(tmp_path, monkeypatch):
+    from rlbook.cli import main
+    from rlbook.dqn import DQNConfig
+    from rlbook.runs import restore_agent
+    from rlbook.train import train
+
+    run = tmp_path / "run"
+    config = DQNConfig(game="Catch", network="small", steps=300, buffer_size=400)
+    train(
+        dataclasses.replace(config, learning_starts=100, checkpoint_every=300), run, progress=False
+    )
+    monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
+    folder = pretrained.export(run, "python -m rlbook train --game Catch ...", name="small")
+    assert folder.name == "catch-small" and pretrained.available() == ["catch/small"]
+    obs = np.random.default_rng(0).integers(0, 255, (2, 4, 10, 10), dtype=np.uint8)
+    np.testing.assert_allclose(
+        pretrained.load("Catch/small").q_values(obs), restore_agent(run).q_values(obs), atol=2e-2
+    )
+    assert pretrained.about("Catch/small")["agent_steps"] == 300
+    with pytest.raises(
+        ValueError, match=r"no trained agent for 'Catch'; available: \['catch/small'\]"
+    ):
+        pretrained.load("Catch")  # the game's own agent is not shipped here
+    with pytest.raises(ValueError, match="lowercase word, as in 'Breakout/dqn', not 'Catch/DQN 2'"):
+        pretrained.load("Catch/DQN 2")
+    with pytest.raises(ValueError, match="lowercase word"):
+        pretrained.export(run, "python -m rlbook train ...", name="Small")
+    assert pretrained.available() == ["catch/small"]  # a refused name ships nothing
+    assert main(["evaluate", "--pretrained", "Catch/small", "--episodes", "2"]) == 0
+    on = tmp_path / "on"
+    main(
+        ["train", "--run", str(on), "--from-pretrained", "Catch/small", "--steps", "500", "--quiet"]
+    )
+    assert json.loads((on / "origin.json").read_text())["agent_steps"] == 300
+    assert restore_agent(on).config.steps == 500
