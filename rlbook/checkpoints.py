@@ -100,6 +100,7 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     latest = checkpoint_path or tf.train.latest_checkpoint(folder.checkpoints)
     if latest is None:
         raise RunError(f"{run} has no checkpoint (expected {folder.checkpoints})")
+    _checkpoint_prefix(latest)  # a wrong path is named before a network is built
     env = make_game(config.game, 1)
     agent = DQNAgent(config.for_acting(), env.obs_shape, env.n_actions)
     env.close()
@@ -107,14 +108,20 @@ def restore_agent(run: str | Path, checkpoint_path: str | Path | None = None) ->
     return agent
 
 
+def _checkpoint_prefix(checkpoint_path: str | Path) -> str:
+    """The prefix TensorFlow reads a checkpoint by (``.index`` dropped), once it is known whole."""
+    prefix = str(checkpoint_path).removesuffix(".index")
+    if not Path(prefix + ".index").exists():
+        raise RunError(f"no checkpoint at {prefix} (a checkpoint is a pair of .index/.data files)")
+    return prefix
+
+
 def read_network(agent: DQNAgent, checkpoint_path: str | Path, game: str) -> None:
     """Put the acting network of ``checkpoint_path`` (a checkpoint or milestone) into ``agent``.
 
     The target network gets a copy. ``game`` names the network in the error when it does not fit.
     """
-    prefix = str(checkpoint_path).removesuffix(".index")
-    if not Path(prefix + ".index").exists():
-        raise RunError(f"no checkpoint at {prefix} (a checkpoint is a pair of .index/.data files)")
+    prefix = _checkpoint_prefix(checkpoint_path)
     try:
         # read, not restore: a milestone holds the weights alone, without a save counter.
         checkpoint = tf.train.Checkpoint(online=agent.checkpoint_state()["online"])

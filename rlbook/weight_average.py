@@ -53,8 +53,8 @@ def restore_averaged(run: str | Path, checkpoint_paths: Sequence[str | Path]) ->
         raise RunError("name at least one checkpoint to average")
     if len({str(p).removesuffix(".index") for p in paths}) != len(paths):
         raise RunError("a checkpoint is named twice among those to average")
-    # One agent reads each checkpoint in turn: building one per checkpoint (its environment,
-    # optimizer and compiled functions) would cost more than reading twenty networks.
+    # One agent reads each checkpoint in turn: building one per checkpoint (an environment and
+    # a network each) costs more than reading twenty networks into one.
     agent = restore_agent(run, paths[0])
     networks = [agent.online.get_weights()]
     for path in paths[1:]:

@@ -68,7 +68,7 @@ def test_every_averaged_agent_row_names_the_checkpoints_it_averaged():
 def test_every_continuation_row_is_a_stretch_after_the_weights_or_their_level():
     rows = charts.read_rows(DATA / "breakout_continuation.csv")
     levels = [r for r in rows if r["after_steps"] == 0]
-    # one level: the last 100 games of the run that made the weights, which went on unrefilled
+    # one level: the last 100 games of the run that made the weights (it never refilled)
     assert len(levels) == 1 and levels[0]["games"] == 100 and levels[0]["learning_from"] is None
     for row in rows:
         assert row["after_steps"] % 50_000 == 0 and row["games"] >= 1 and row["label"], row
@@ -268,35 +268,42 @@ def test_the_weight_average_figure_draws_each_mean_as_a_bar_over_its_checkpoints
     # a mean of more checkpoints than ``most`` is left out, unless it is the shipped one
     many = averaged[0] | {"first_step": 0, "last_step": 200, "checkpoints": 5, "mean": 380.0}
     ax = charts.plot_weight_average(milestones, [*averaged, many], "r", most=3)
-    bars = [line for line in ax.get_lines() if line.get_label().startswith("the mean")]
-    assert [line.get_ydata()[0] for line in bars] == [370.0]
+    drawn = [list(line.get_ydata()) for line in ax.get_lines()]
+    assert [370.0] * 2 in drawn and [380.0] * 2 not in drawn
     ax = charts.plot_weight_average(milestones, [*averaged, many], "r", shipped=(0, 200), most=3)
     shipped = [line for line in ax.get_lines() if line.get_label().startswith("the shipped")]
     assert shipped[0].get_label().endswith("the mean of 5 checkpoints")
     assert list(shipped[0].get_ydata()) == [380.0] * 2
+    with pytest.raises(ValueError, match=r"no mean of 'r'.s checkpoints from 0 to 100"):
+        charts.plot_weight_average(milestones, averaged, "r", shipped=(0, 100))
 
 
 def test_the_checkpoints_averaged_figure_sets_each_mean_by_its_count_beside_single_ones():
+    k = 50_000
+
     def row(**values):
         return {"run": "r", "eval_seed": 1.0, "epsilon": 0.05, "games": 30.0, "std": 60.0} | values
 
-    milestones = [row(agent_steps=s, mean=m) for s, m in ((50, 999.0), (100, 200.0), (200, 300.0))]
+    # each checkpoint alone on 10 games: the one before the averaged stretch, the one after it
+    # and one scored on 30 games are left out
+    milestones = [row(agent_steps=s * k, mean=m, games=10.0) for s, m in ((2, 200.0), (3, 300.0))]
+    milestones += [row(agent_steps=k, mean=999.0, games=10.0), row(agent_steps=9 * k, mean=999.0)]
+    milestones += [row(agent_steps=2 * k, mean=999.0), row(agent_steps=9 * k, mean=9.0, games=10.0)]
     averaged = [
-        row(first_step=100, last_step=200, checkpoints=3, mean=350.0),
-        row(first_step=100, last_step=300, checkpoints=5, mean=380.0),
-        row(first_step=200, last_step=400, checkpoints=5, mean=400.0),
-        row(first_step=100, last_step=400, checkpoints=7, mean=395.0),
-        row(first_step=100, last_step=200, checkpoints=3, mean=1.0, games=100.0),  # not 30 games
+        row(first_step=2 * k, last_step=4 * k, checkpoints=3, mean=350.0),
+        row(first_step=2 * k, last_step=6 * k, checkpoints=5, mean=380.0),
+        row(first_step=3 * k, last_step=7 * k, checkpoints=5, mean=400.0),
+        row(first_step=2 * k, last_step=8 * k, checkpoints=7, mean=395.0),
+        row(first_step=2 * k, last_step=4 * k, checkpoints=3, mean=1.0, games=100.0),  # 100 games
     ]
     ax = charts.plot_checkpoints_averaged(milestones, averaged, "r")
     dots = {bars.get_label(): bars.lines[0] for bars in ax.containers}
-    # the 50-step checkpoint is before any averaged one: left out
-    assert list(dots["one checkpoint"].get_ydata()) == [200.0, 300.0]
-    assert sorted(dots["the mean of several"].get_xdata()) == [3, 5, 5, 7]
+    assert list(dots["one checkpoint, 10 games"].get_ydata()) == [200.0, 300.0]
+    assert sorted(dots["the mean of several, 30 games"].get_xdata()) == [3, 5, 5, 7]
     trend = next(line for line in ax.get_lines() if line.get_label() == "the average at each count")
     assert list(trend.get_xdata()) == [1, 3, 5, 7]
     assert list(trend.get_ydata()) == [250.0, 350.0, 390.0, 395.0]
     # only means of more than five checkpoints are labelled with their stretch
-    assert [t.get_text() for t in ax.texts if not t.get_text().startswith("DQN")] == ["100-400"]
+    assert [t.get_text() for t in ax.texts if not t.get_text().startswith("DQN")] == ["100k-400k"]
     with pytest.raises(ValueError, match="no means of 'other'"):
         charts.plot_checkpoints_averaged(milestones, averaged, "other")

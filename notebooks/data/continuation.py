@@ -1,10 +1,11 @@
 """Write breakout_continuation.csv: how runs that went on from the shipped agent played.
 
 Each run below went on from the same shipped weights (``--from-pretrained Breakout``), with a
-fresh optimizer and a replay memory its own policy refilled; the run that trained the weights
-went on from them too, with its memory and optimizer whole, and is the yardstick. Rows: the
-mean of the games that ended in each 50,000 steps after the weights
-(``rlbook.runs.scores_between``), and at step 0 the last 100 games before them. Rows of runs
+fresh optimizer and a replay memory its own policy refilled. The run that trained the weights
+is the yardstick: its last 100 games before them are the row at step 0, and where it went on
+past them, with its memory and optimizer whole, its games after them too. Rows: the mean of
+the games that ended in each 50,000 steps after the weights (``rlbook.runs.scores_between``),
+and at step 0 the level the weights had reached. Rows of runs
 whose folders are not on this machine are kept as they are. Run from the repository's root:
 ``.venv/bin/python notebooks/data/continuation.py``.
 """

@@ -317,6 +317,8 @@ def plot_weight_average(
     mine = _averaged_rows(averaged, run)
     if not alone or not mine:
         raise ValueError(f"no checkpoints of {run!r} scored alone and averaged to draw")
+    if shipped is not None and all((r["first_step"], r["last_step"]) != shipped for r in mine):
+        raise ValueError(f"no mean of {run!r}'s checkpoints from {shipped[0]} to {shipped[1]}")
     # the stretch of the run where checkpoints were averaged, and a little before it
     first = min(r["first_step"] for r in mine) - 200_000
     last = max(r["last_step"] for r in mine) + 50_000
@@ -378,19 +380,31 @@ def plot_checkpoints_averaged(
 ):
     """Each mean of ``run``'s checkpoints by how many it averages, beside the checkpoints alone.
 
-    The same rows as ``plot_weight_average``, scored on the same 30 seed-1 games; one checkpoint
-    is each that was scored alone on those 30 games from the first averaged step on. Means of
-    more than five checkpoints are labelled with their stretch of the run; the line joins the
-    average score at each count. The score axis starts a little under the lowest point, not at 0.
+    The means are those of ``plot_weight_average`` scored on the 30 seed-1 games; one checkpoint
+    is each of the run's checkpoints in the averaged stretch, every 50,000 steps, each scored
+    alone on 10 of those games (all of them, not the few then scored on 30 for looking good).
+    Means of more than five checkpoints are labelled with their stretch of the run; the line
+    joins the average score at each count. The score axis starts a little under the lowest
+    point, not at 0.
     """
     ax = ax or plt.figure(figsize=(5, 4.5)).gca()
     mine = [r for r in _averaged_rows(averaged, run) if r["games"] == 30]
     if not mine:
         raise ValueError(f"no means of {run!r}'s checkpoints scored on 30 games to draw")
-    first = min(r["first_step"] for r in mine)
-    alone = [r for r in _protocol_rows(milestones, run) if r["agent_steps"] >= first]
-    points = [(1, r["mean"], r["std"]) for r in alone]
-    points += [(r["checkpoints"], r["mean"], r["std"]) for r in mine]
+    first, last = min(r["first_step"] for r in mine), max(r["last_step"] for r in mine)
+    alone = [
+        r
+        for r in milestones
+        if r["run"] == run
+        and r["eval_seed"] == 1
+        and r["epsilon"] == 0.05
+        and r["games"] == 10
+        and first <= r["agent_steps"] <= last
+        and r["agent_steps"] % 50_000 == 0
+    ]
+    # (checkpoints averaged, mean, standard error)
+    points = [(1, r["mean"], r["std"] / np.sqrt(10)) for r in alone]
+    points += [(r["checkpoints"], r["mean"], r["std"] / np.sqrt(30)) for r in mine]
     counts = sorted({n for n, _, _ in points})
     ax.plot(
         counts,
@@ -400,16 +414,16 @@ def plot_checkpoints_averaged(
         label="the average at each count",
     )
     for color, rows, label in (
-        ("C0", [p for p in points if p[0] == 1], "one checkpoint"),
-        ("C1", [p for p in points if p[0] > 1], "the mean of several"),
+        ("C0", [p for p in points if p[0] == 1], "one checkpoint, 10 games"),
+        ("C1", [p for p in points if p[0] > 1], "the mean of several, 30 games"),
     ):
         if rows:
             ax.errorbar(
                 [n for n, _, _ in rows],
                 [m for _, m, _ in rows],
-                yerr=[s / np.sqrt(30) for _, _, s in rows],
+                yerr=[e for _, _, e in rows],
                 fmt="o",
-                ms=4,
+                ms=4 if color == "C1" else 3,
                 lw=0.8,
                 color=color,
                 label=label,
@@ -429,7 +443,7 @@ def plot_checkpoints_averaged(
     _paper_line(ax)
     ax.set(
         xlabel="checkpoints averaged (50,000 steps apart)",
-        ylabel="mean score, 30 games (epsilon 0.05)",
+        ylabel="mean score on seed-1 games (epsilon 0.05)",
         title=title,
     )
     ax.set_ylim(bottom=max(0, min(m for _, m, _ in points) - 60))
