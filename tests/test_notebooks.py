@@ -45,6 +45,17 @@ def test_notebooks_are_stored_without_outputs():
         assert not dirty, f"{path.name} has outputs in cells {dirty}"
 
 
+def test_every_stored_cell_has_a_unique_id():
+    # nbformat 4.5 cells carry an id; one written without it is filled in at random on each read
+    import json
+
+    for path in NOTEBOOKS:
+        cells = json.loads(Path(path).read_text())["cells"]
+        ids = [c.get("id") for c in cells]
+        assert None not in ids, f"{path.name}: cells {[i for i, c in enumerate(ids) if c is None]}"
+        assert len(set(ids)) == len(ids), f"{path.name} repeats a cell id"
+
+
 def test_executed_copy_keeps_outputs_and_leaves_the_notebook_clean(tmp_path):
     source = tmp_path / "tiny.ipynb"
     cells = [
