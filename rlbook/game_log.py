@@ -61,6 +61,13 @@ def read_log(path: str | Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in LOG_FIELDS}
 
 
+def _reached(log: dict[str, np.ndarray], reached: int | None) -> int:
+    """The last step a run reached: its last game's, or ``reached`` (a finished run's last
+    step, from its progress) where that is later; -1 for a run with no game and no step."""
+    last_step = log["step"][-1] if log["step"].size else -1
+    return max(last_step, reached if reached is not None else -1)
+
+
 def training_scores(
     log: dict[str, np.ndarray], steps, games: int = 100, reached: int | None = None
 ) -> list[dict]:
@@ -72,8 +79,7 @@ def training_scores(
     a finished run lies past its last game.
     """
     rows = []
-    last_step = log["step"][-1] if log["step"].size else -1
-    reached = max(last_step, reached if reached is not None else -1)
+    reached = _reached(log, reached)
     for step in steps:
         done = np.flatnonzero(log["step"] <= step)
         if reached < step or done.size < games:
@@ -103,8 +109,7 @@ def scores_between(log: dict[str, np.ndarray], edges, reached: int | None = None
     are left out.
     """
     rows = []
-    last_step = log["step"][-1] if log["step"].size else -1
-    reached = max(last_step, reached if reached is not None else -1)
+    reached = _reached(log, reached)
     for start, end in pairwise(edges):
         if reached < end:
             break

@@ -30,15 +30,9 @@ AGENTS = Path(__file__).resolve().parent / "agents"
 def available() -> list[str]:
     """The shipped agents, as ``load`` names them: ``breakout``, ``breakout/dqn``."""
     # ROM names hold no "-", so the folder's first "-" parts the game from the agent's name.
-    shipped = (p.name.replace("-", "/", 1) for p in AGENTS.glob("*"))
     return sorted(
-        name for name in shipped if (AGENTS / _folder_name(name) / "weights.npz").exists()
+        p.name.replace("-", "/", 1) for p in AGENTS.glob("*") if (p / "weights.npz").exists()
     )
-
-
-def _folder_name(name: str) -> str:
-    game, _, agent = name.partition("/")
-    return f"{game}-{agent}" if agent else game
 
 
 def _name(game: str) -> str:
@@ -53,7 +47,7 @@ def _name(game: str) -> str:
             f"not {game + slash + agent!r}"
         )
     rom = "catch" if game.lower() == "catch" else rom_id(game)
-    return _folder_name(f"{rom}/{agent}" if agent else rom)
+    return f"{rom}-{agent}" if agent else rom
 
 
 def folder(game: str) -> Path:

@@ -28,12 +28,18 @@ def read_rows(path: str | Path) -> list[dict]:
         return [{key: value(text) for key, text in row.items()} for row in csv.DictReader(f)]
 
 
-def _protocol_rows(milestones: Sequence[Mapping], run: str) -> list[Mapping]:
-    """A run's scores on the DQN paper's protocol (epsilon 0.05) over the 30 seed-1 games."""
+def _protocol_rows(
+    milestones: Sequence[Mapping], run: str, games: int | None = 30
+) -> list[Mapping]:
+    """A run's scores on the DQN paper's protocol (epsilon 0.05) over ``games`` of the seed-1
+    games (30 score a milestone, 10 screen a checkpoint; None: both), by step."""
     rows = [
         r
         for r in milestones
-        if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05 and r["games"] == 30
+        if r["run"] == run
+        and r["eval_seed"] == 1
+        and r["epsilon"] == 0.05
+        and (games is None or r["games"] == games)
     ]
     return sorted(rows, key=lambda r: r["agent_steps"])
 
@@ -311,9 +317,7 @@ def plot_weight_average(
     do not hide each other, except the ``shipped`` one (its first and last step), drawn in red.
     """
     ax = ax or plt.figure(figsize=(8, 4.5)).gca()
-    alone = [
-        r for r in milestones if r["run"] == run and r["eval_seed"] == 1 and r["epsilon"] == 0.05
-    ]
+    alone = _protocol_rows(milestones, run, games=None)
     mine = _averaged_rows(averaged, run)
     if not alone or not mine:
         raise ValueError(f"no checkpoints of {run!r} scored alone and averaged to draw")
@@ -394,13 +398,8 @@ def plot_checkpoints_averaged(
     first, last = min(r["first_step"] for r in mine), max(r["last_step"] for r in mine)
     alone = [
         r
-        for r in milestones
-        if r["run"] == run
-        and r["eval_seed"] == 1
-        and r["epsilon"] == 0.05
-        and r["games"] == 10
-        and first <= r["agent_steps"] <= last
-        and r["agent_steps"] % 50_000 == 0
+        for r in _protocol_rows(milestones, run, games=10)
+        if first <= r["agent_steps"] <= last and r["agent_steps"] % 50_000 == 0
     ]
     # (checkpoints averaged, mean, standard error)
     points = [(1, r["mean"], r["std"] / np.sqrt(10)) for r in alone]
