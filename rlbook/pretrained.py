@@ -67,16 +67,22 @@ def load(game: str = "Breakout", config=None):
     With ``config`` (a ``DQNConfig`` of the same game and network), the shipped weights go
     into an agent built from it, say with another optimizer, to train further.
     """
+    return load_folder(folder(game), config)
+
+
+def load_folder(path: str | Path, config=None):
+    """The agent a folder as ``export`` writes it holds (``load`` for one not in the package,
+    such as an agent an earlier version of rlbook shipped)."""
     from rlbook.dqn import DQNAgent, DQNConfig
     from rlbook.games import make_game
 
-    path = folder(game)
+    path = Path(path)
     shipped = DQNConfig.from_json(path / "config.json")
     config = config or shipped.for_acting()
     for name in ("game", "network"):
         if getattr(config, name) != getattr(shipped, name):
             raise ValueError(
-                f"the shipped {game} agent has {name}={getattr(shipped, name)!r}, "
+                f"the agent in {path} has {name}={getattr(shipped, name)!r}, "
                 f"not {getattr(config, name)!r}"
             )
     env = make_game(config.game, 1)

@@ -307,3 +307,36 @@ def test_the_checkpoints_averaged_figure_sets_each_mean_by_its_count_beside_sing
     assert [t.get_text() for t in ax.texts if not t.get_text().startswith("DQN")] == ["100k-400k"]
     with pytest.raises(ValueError, match="no means of 'other'"):
         charts.plot_checkpoints_averaged(milestones, averaged, "other")
+
+
+def test_every_dormant_unit_row_is_a_fraction_of_a_network_at_a_known_step():
+    rows = charts.read_rows(DATA / "breakout_dormant_units.csv")
+    assert {r["tau"] for r in rows} == {0.0, 0.1}
+    for row in rows:
+        assert 0 <= row["dormant"] <= 1 and row["agent_steps"] % 250_000 == 0, row
+    # a unit that never fires is tau-dormant for every tau, so tau 0.1 counts at least as many
+    by_network = {}
+    for row in rows:
+        by_network.setdefault((row["run"], row["agent_steps"]), {})[row["tau"]] = row["dormant"]
+    assert all(f[0.0] <= f[0.1] for f in by_network.values())
+
+
+def test_the_dormant_unit_figure_draws_runs_as_lines_and_many_runs_agents_as_points():
+    rows = [
+        {"run": run, "label": label, "agent_steps": s, "tau": tau, "dormant": d}
+        for run, label, s, d in (
+            ("old@1", "earlier", 1_000_000, 0.1),
+            ("old@2", "earlier", 2_000_000, 0.2),
+            ("c51", "C51", 0, 0.3),
+            ("c51", "C51", 250_000, 0.05),
+        )
+        for tau in (0.0, 0.1)
+    ]
+    ax = charts.plot_dormant_units(rows)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["C51"].get_ydata()) == [30.0, 5.0] and lines["C51"].get_linestyle() == "-"
+    assert lines["earlier"].get_linestyle() == "None"  # the agents of two runs: points
+    assert lines["C51"].get_color() == "C0"  # the run keeps its colour from the other figures
+    assert "never fire" in ax.get_ylabel()
+    with pytest.raises(ValueError, match=r"tau=0\.5"):
+        charts.plot_dormant_units(rows, tau=0.5)

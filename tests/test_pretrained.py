@@ -35,6 +35,22 @@ def test_asking_for_an_unshipped_game_names_what_is_shipped():
         pretrained.load("Pong")
 
 
+def test_an_agent_folder_outside_the_package_loads_and_a_wrong_one_is_named(tmp_path):
+    import shutil
+
+    copy = tmp_path / "earlier"
+    shutil.copytree(pretrained.folder("Breakout"), copy)
+    states = np.random.default_rng(0).integers(0, 255, (3, 4, 84, 84), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        pretrained.load_folder(copy).q_values(states),
+        pretrained.load("Breakout").q_values(states),
+    )
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "network": "small"}))
+    with pytest.raises(ValueError, match=r"earlier/weights.npz does not fit the small network"):
+        pretrained.load_folder(copy)
+
+
 def test_export_ships_float16_weights_and_the_log_up_to_them(tmp_path, monkeypatch):
     import csv
 

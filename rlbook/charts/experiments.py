@@ -277,6 +277,44 @@ def plot_continuation(
     return ax
 
 
+@book_style()
+def plot_dormant_units(
+    rows: Sequence[Mapping],
+    tau: float = 0.0,
+    title: str = "Breakout: units of the 512-unit layer that never fire",
+    ax=None,
+):
+    """The fraction of ``tau``-dormant units (``rlbook.dormant``) in each network, against the
+    agent steps it had trained; ``rows`` come from ``breakout_dormant_units.csv``.
+
+    A run's milestones are a line; the agents rlbook shipped before, from several runs of one
+    recipe, are points. Step 0 is each recipe's network as built.
+    """
+    rows = [r for r in rows if r["tau"] == tau]
+    if not rows:
+        raise ValueError(f"no dormant-unit rows with tau={tau}")
+    ax = ax or plt.figure(figsize=(8, 4)).gca()
+    runs_of = {r["label"]: set() for r in rows}
+    for r in rows:
+        runs_of[r["label"]].add(r["run"])
+    # the runs first, in the colours the other figures give them; the agents of many runs last
+    for i, label in enumerate(sorted(runs_of, key=lambda label: len(runs_of[label]) > 1)):
+        mine = sorted((r for r in rows if r["label"] == label), key=lambda r: r["agent_steps"])
+        style = "o-" if len(runs_of[label]) == 1 else "D"
+        steps = [r["agent_steps"] for r in mine]
+        dormant = [100 * r["dormant"] for r in mine]
+        ax.plot(steps, dormant, style, ms=4, lw=1.2, color=_run_colour(i), label=label)
+    ax.set(
+        xlabel="agent steps (4 frames each)",
+        ylabel="% of units" + (" that never fire" if tau == 0 else f" at or under {tau:g} x mean"),
+        title=title,
+        ylim=(0, 100),
+    )
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
 def _paper_line(ax) -> None:
     """The DQN paper's Breakout score, the bar a shipped agent is held to, as a dotted line."""
     ax.axhline(401.2, color="C7", ls=":", lw=1)
