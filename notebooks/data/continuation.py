@@ -22,7 +22,7 @@ RUNS = {
     "breakout-c51-pretrained": "from the shipped weights: fresh optimizer, memory refilled",
     "breakout-c51-pretrained-rewarm": "the same, with a larger refill and the step size eased in",
 }
-STRETCH, STRETCHES = 50_000, 6
+STRETCH, STRETCHES = 50_000, 12
 FIELDS = ["run", "label", "after_steps", "games", "mean", "std", "learning_from"]
 OUT = Path(__file__).with_name("breakout_continuation.csv")
 RUN_ROOT = Path.home() / "rlbook-runs"
