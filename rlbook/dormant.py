@@ -1,9 +1,10 @@
-"""Dormant units: how much of a Q-network's widest hidden layer has stopped taking part.
+"""Dormant units: how much of a Q-network's last hidden layer has stopped taking part.
 
 Sokar et al. (2023) call a ReLU unit *tau-dormant* when its mean activation over a set of
 states, divided by the mean over all units of its layer, is at most tau. A unit that never
-fires (tau = 0) passes no gradient to the weights in front of it, so it cannot come back by
-itself: the layer has that much less capacity for the rest of training.
+fires (tau = 0) gets no gradient on its own weights, so it comes back only if the layers below
+it change what it sees; while it is silent the layer has that much less room to learn in.
+Counts depend on the states: a unit silent on one set of states may fire on another.
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ from rlbook.games import make_game
 
 
 def hidden_layer(network) -> keras.layers.Layer:
-    """The last hidden layer of a Q-network: the Dense layer in front of its output layer."""
+    """The last hidden layer of a Q-network: the ReLU Dense layer in front of its output layer."""
     dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
     if len(dense) < 2:
         raise ValueError(f"{network.name} has no hidden Dense layer in front of its output")
+    # a unit's mean activation measures how much it takes part only where it cannot go negative
+    if dense[-2].activation is not keras.activations.relu:
+        raise ValueError(f"{network.name}'s hidden layer {dense[-2].name} is not a ReLU layer")
     return dense[-2]
 
 
 def unit_activity(network, states: np.ndarray, batch: int = 256) -> np.ndarray:
     """The mean activation of each unit of ``hidden_layer(network)`` over ``states``."""
+    if batch <= 0:
+        raise ValueError(f"batch must be positive, got {batch}")
     states = np.asarray(states)
     expected = tuple(network.inputs[0].shape[1:])
     if states.ndim != len(expected) + 1 or states.shape[1:] != expected or not len(states):
@@ -44,6 +50,8 @@ def dormant_fraction(activity: np.ndarray, tau: float = 0.0) -> float:
     if tau < 0:
         raise ValueError(f"tau is a fraction of the layer's mean activation, not {tau}")
     activity = np.asarray(activity, np.float64)
+    if not activity.size or not np.isfinite(activity).all():
+        raise ValueError("activity should be the finite mean activations of a layer's units")
     layer_mean = activity.mean()
     if layer_mean <= 0:
         return 1.0

@@ -317,18 +317,21 @@ def test_every_dormant_unit_row_is_a_fraction_of_a_network_at_a_known_step():
     # a unit that never fires is tau-dormant for every tau, so tau 0.1 counts at least as many
     by_network = {}
     for row in rows:
-        by_network.setdefault((row["run"], row["agent_steps"]), {})[row["tau"]] = row["dormant"]
+        network = (row["run"], row["agent_steps"], row["states"])
+        by_network.setdefault(network, {})[row["tau"]] = row["dormant"]
     assert all(f[0.0] <= f[0.1] for f in by_network.values())
+    assert {r["states"] for r in rows} == {"shipped agent's", "its own"}
 
 
 def test_the_dormant_unit_figure_draws_runs_as_lines_and_many_runs_agents_as_points():
     rows = [
-        {"run": run, "label": label, "agent_steps": s, "tau": tau, "dormant": d}
-        for run, label, s, d in (
-            ("old@1", "earlier", 1_000_000, 0.1),
-            ("old@2", "earlier", 2_000_000, 0.2),
-            ("c51", "C51", 0, 0.3),
-            ("c51", "C51", 250_000, 0.05),
+        {"run": run, "label": label, "agent_steps": s, "states": probe, "tau": tau, "dormant": d}
+        for run, label, s, d, probe in (
+            ("old@1", "earlier", 1_000_000, 0.1, "shipped agent's"),
+            ("old@2", "earlier", 2_000_000, 0.2, "shipped agent's"),
+            ("c51", "C51", 0, 0.3, "shipped agent's"),
+            ("c51", "C51", 250_000, 0.05, "shipped agent's"),
+            ("c51", "C51", 250_000, 0.9, "its own"),  # another probe: not on this figure
         )
         for tau in (0.0, 0.1)
     ]
@@ -336,7 +339,7 @@ def test_the_dormant_unit_figure_draws_runs_as_lines_and_many_runs_agents_as_poi
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines["C51"].get_ydata()) == [30.0, 5.0] and lines["C51"].get_linestyle() == "-"
     assert lines["earlier"].get_linestyle() == "None"  # the agents of two runs: points
-    assert lines["C51"].get_color() == "C0"  # the run keeps its colour from the other figures
+    assert lines["earlier"].get_color() == "C0" and lines["C51"].get_color() == "C1"  # row order
     assert "never fire" in ax.get_ylabel()
     with pytest.raises(ValueError, match=r"tau=0\.5"):
         charts.plot_dormant_units(rows, tau=0.5)

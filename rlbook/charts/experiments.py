@@ -283,27 +283,31 @@ def plot_dormant_units(
     tau: float = 0.0,
     title: str = "Breakout: units of the 512-unit layer that never fire",
     ax=None,
+    states: str = "shipped agent's",
 ):
     """The fraction of ``tau``-dormant units (``rlbook.dormant``) in each network, against the
-    agent steps it had trained; ``rows`` come from ``breakout_dormant_units.csv``.
+    agent steps it had trained, probed on ``states`` (the rows' ``states``: the shipped agent's,
+    shared by all, or its own); ``rows`` come from ``breakout_dormant_units.csv``.
 
-    A run's milestones are a line; the agents rlbook shipped before, from several runs of one
-    recipe, are points. Step 0 is each recipe's network as built.
+    A run's milestones are a line; agents from several runs under one label (rlbook's earlier
+    agents, of related recipes) are points. Labels take colours in the order of their first
+    row. Step 0 is each recipe's network as built.
     """
-    rows = [r for r in rows if r["tau"] == tau]
+    rows = [r for r in rows if r["tau"] == tau and r["states"] == states]
     if not rows:
-        raise ValueError(f"no dormant-unit rows with tau={tau}")
+        raise ValueError(f"no dormant-unit rows with tau={tau} on the {states} states")
     ax = ax or plt.figure(figsize=(8, 4)).gca()
-    runs_of = {r["label"]: set() for r in rows}
+    runs_of = {r["label"]: set() for r in rows}  # labels in the order of their first row
     for r in rows:
         runs_of[r["label"]].add(r["run"])
-    # the runs first, in the colours the other figures give them; the agents of many runs last
-    for i, label in enumerate(sorted(runs_of, key=lambda label: len(runs_of[label]) > 1)):
+    for i, label in enumerate(runs_of):
         mine = sorted((r for r in rows if r["label"] == label), key=lambda r: r["agent_steps"])
         style = "o-" if len(runs_of[label]) == 1 else "D"
         steps = [r["agent_steps"] for r in mine]
         dormant = [100 * r["dormant"] for r in mine]
-        ax.plot(steps, dormant, style, ms=4, lw=1.2, color=_run_colour(i), label=label)
+        ax.plot(
+            steps, dormant, style, ms=4, lw=1.2, color=_run_colour(i), label=label, clip_on=False
+        )
     ax.set(
         xlabel="agent steps (4 frames each)",
         ylabel="% of units" + (" that never fire" if tau == 0 else f" at or under {tau:g} x mean"),
