@@ -39,8 +39,7 @@ def test_units_whose_bias_keeps_them_below_zero_are_found_dormant(agent):
     layer.set_weights([kernel, bias])
     activity = dormant.unit_activity(agent.online, states, batch=10)  # 7 batches, the last short
     assert activity.shape == (units,)
-    probe = agent.online.layers[agent.online.layers.index(layer)]
-    whole = keras.Model(agent.online.inputs[0], probe.output)(states).numpy().mean(0)
+    whole = keras.Model(agent.online.inputs[0], layer.output)(states).numpy().mean(0)
     np.testing.assert_allclose(activity, whole, rtol=1e-5)
     assert np.all(activity[silenced] == 0) and np.all(activity[~silenced] > 0)
     assert dormant.dormant_fraction(activity) == pytest.approx(silenced.mean())
