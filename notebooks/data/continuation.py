@@ -14,6 +14,8 @@ import csv
 import json
 from pathlib import Path
 
+from breakout_runs import RUN_ROOT
+
 from rlbook.dqn_config import DQNConfig
 from rlbook.runs import RunFolder, read_log, scores_between, training_scores
 
@@ -25,7 +27,6 @@ RUNS = {
 STRETCH, STRETCHES = 50_000, 12
 FIELDS = ["run", "label", "after_steps", "games", "mean", "std", "learning_from"]
 OUT = Path(__file__).with_name("breakout_continuation.csv")
-RUN_ROOT = Path.home() / "rlbook-runs"
 
 
 def origin_step(folder: Path) -> int | None:

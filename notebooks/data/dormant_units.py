@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from breakout_runs import RUN_ROOT
 from tqdm.auto import tqdm
 
 from rlbook import dormant, pretrained
@@ -36,7 +37,6 @@ EARLIER_LABEL = "rlbook's earlier shipped DQN agents"
 TAUS = (0.0, 0.1)
 FIELDS = ["run", "label", "agent_steps", "states", "tau", "dormant"]
 OUT = Path(__file__).with_name("breakout_dormant_units.csv")
-RUN_ROOT = Path.home() / "rlbook-runs"
 AGENT = "rlbook/agents/breakout"
 
 

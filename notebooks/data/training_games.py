@@ -9,20 +9,17 @@ whose folders are not on this machine are kept as they are. Run from the reposit
 import csv
 from pathlib import Path
 
+from breakout_runs import RECIPES, RUN_ROOT
+
 from rlbook.runs import RunFolder, read_log, training_scores
 
-RUNS = {
-    "breakout-c51": "C51 with CleanRL's c51_atari settings",
-    "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
-}
 FIELDS = ["run", "recipe", "agent_steps", "games", "epsilon", "mean", "std"]
 OUT = Path(__file__).with_name("breakout_training_games.csv")
-RUN_ROOT = Path.home() / "rlbook-runs"
 
 kept = [r for r in csv.DictReader(OUT.open())] if OUT.exists() else []
 kept = [r for r in kept if not (RUN_ROOT / r["run"] / "log.csv").exists()]
 rows = []
-for run, recipe in RUNS.items():
+for run, recipe in RECIPES.items():
     log = RUN_ROOT / run / "log.csv"
     if log.exists():
         # a finished run's last game ends before its last step, which progress.json records

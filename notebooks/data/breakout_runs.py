@@ -1,0 +1,11 @@
+"""Where the data scripts here find the Breakout runs still in training, and how the tables
+name each run's recipe."""
+
+from pathlib import Path
+
+RUN_ROOT = Path.home() / "rlbook-runs"
+RECIPES = {
+    "breakout-c51": "C51 with CleanRL's c51_atari settings",
+    "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
+    "breakout-c51-seed1": "C51 with CleanRL's c51_atari settings, training seed 1",
+}
