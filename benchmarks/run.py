@@ -8,7 +8,8 @@
    update runs (avx2, avx512f, avx512_bf16, amx); every candidate update path's time (median)
    and the one chosen; the bound the fastest update sets (4 / update seconds, at one update per
    4 steps); steady-state training steps per second (after the warm-up, learning on, epsilon
-   0.1), median of 3 runs, for DQN and Double DQN, and the fraction of the bound each reaches;
+   0.1), median of 3 runs, for DQN, Double DQN and C51 (with C51's speed as a share of DQN's),
+   and the fraction of the bound each reaches;
    Stable-Baselines3's DQN with the same settings (installed by ``sb3_dqn.py`` in its own
    virtual environment) and the ratio; and the resident memory of a full 1,000,000-transition
    replay memory. Every figure comes from the same run.
@@ -31,6 +32,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+# The agents timed: the DQN paper's, Double DQN, and C51 with the Adam of the recipe rlbook
+# recommends for Breakout (its update computes a distribution per action and projects it).
+AGENTS = {
+    "DQN": {},
+    "Double DQN": {"double": True},
+    "C51": {"distributional": True, "adam": True},
+}
 
 
 def timed(fn) -> float:
@@ -95,8 +105,9 @@ def frozenlake(seeds: int = 10, repeats: int = 3) -> None:
         )
 
 
-def dqn_speed(warmup: int, steps: int, seed: int, double: bool = False) -> float:
-    """Steps per second of the real training loop, after warm-up, learning on."""
+def dqn_speed(warmup: int, steps: int, seed: int, **settings) -> float:
+    """Steps per second of the real training loop, after warm-up, learning on; ``settings``
+    are DQNConfig fields (``double=True``, C51's)."""
     from rlbook.dqn_config import DQNConfig
     from rlbook.train import train
 
@@ -108,8 +119,8 @@ def dqn_speed(warmup: int, steps: int, seed: int, double: bool = False) -> float
             epsilon_start=0.1,
             epsilon_end=0.1,
             checkpoint_every=10**9,
-            double=double,
             seed=seed,
+            **settings,
         )
         train(config, Path(run) / "run", progress=False)
         with open(Path(run) / "run" / "log.csv", newline="") as f:
@@ -135,7 +146,7 @@ def cpu_features() -> str:
     return f"{update_path.cpu_model()} ({listed})"
 
 
-def update_paths(double: bool):
+def update_paths(settings: dict):
     """Time every candidate update path (batch 32, Nature network) afresh, and cache the choice.
 
     The training runs that follow read the cache, so they use the path chosen here.
@@ -143,7 +154,7 @@ def update_paths(double: bool):
     from rlbook.dqn_config import DQNConfig
     from rlbook.update_path import choose_update_path
 
-    return choose_update_path(DQNConfig(double=double), (4, 84, 84), 4, refresh=True, budget=3.0)
+    return choose_update_path(DQNConfig(**settings), (4, 84, 84), 4, refresh=True, budget=3.0)
 
 
 def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = True) -> dict:
@@ -156,8 +167,8 @@ def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = Tru
     )
     figures = {"cpu": cpu_features(), "cores": os.cpu_count()}
     print(f"CPU: {figures['cpu']}", flush=True)
-    for name, double in (("DQN", False), ("Double DQN", True)):
-        choice = update_paths(double)
+    for name, settings in AGENTS.items():
+        choice = update_paths(settings)
         best = choice.seconds[str(choice.path)]
         candidates = ", ".join(f"{path} {1000 * s:.1f} ms" for path, s in choice.seconds.items())
         print(
@@ -166,7 +177,7 @@ def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = Tru
             f"{4 / best:.0f} steps/s",
             flush=True,
         )
-        runs = [dqn_speed(warmup, steps, seed, double) for seed in range(repeats)]
+        runs = [dqn_speed(warmup, steps, seed, **settings) for seed in range(repeats)]
         ours = statistics.median(runs)
         print(
             f"rlbook {name:10s} (TensorFlow, {choice.path})  {ours:6.1f} steps/s   runs: "
@@ -181,6 +192,8 @@ def dqn(repeats: int = 3, warmup: int = 2000, steps: int = 3000, sb3: bool = Tru
             "steps_per_second": ours,
             "runs": runs,
         }
+    c51 = figures["C51"]["steps_per_second"] / figures["DQN"]["steps_per_second"]
+    print(f"C51 trains at {c51:.2f}x DQN's steps per second", flush=True)
     if sb3:
         out = subprocess.run(
             [
