@@ -4,12 +4,13 @@
     .venv/bin/python notebooks/data/protocol_scores.py RUN FIRST-LAST [FIRST-LAST ...] --mean
 
 Each STEP, a milestone of run RUN in ~/rlbook-runs, is scored alone into
-breakout_milestones.csv. With ``--mean``, each FIRST-LAST is one agent, the mean of the weights
+breakout_milestones.csv, under the recipe ``breakout_runs.RECIPES`` or the table's earlier rows
+give the run. With ``--mean``, each FIRST-LAST is one agent, the mean of the weights
 of the run's milestones from FIRST to LAST steps, ``--every`` steps apart
 (``rlbook.weight_average``), scored into breakout_weight_average.csv: the candidates a run's
 agent to ship is chosen among. 30 games of evaluation seed 1 at epsilon 0.05 unless told; a row
-of the same run, steps, games, seed and epsilon replaces the one there. Run from the
-repository's root.
+of the same run, steps (and number of checkpoints), games, seed and epsilon replaces the one
+there. Run from the repository's root.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from breakout_runs import RECIPES, RUN_ROOT
 
 from rlbook.checkpoints import restore_agent
 from rlbook.evaluate import evaluate, summary
+from rlbook.runs import RunFolder
 from rlbook.weight_average import restore_averaged
 
 HERE = Path(__file__).parent
@@ -29,14 +31,30 @@ AVERAGES = HERE / "breakout_weight_average.csv"
 AVERAGE_FIELDS = [
     "run", "first_step", "last_step", "checkpoints", "games", "eval_seed", "epsilon", "mean", "std"
 ]  # fmt: skip
-KEY = ("run", "agent_steps", "first_step", "last_step", "games", "eval_seed", "epsilon")
+KEY = ("run", "agent_steps", "first_step", "last_step", "checkpoints", "games", "eval_seed",
+       "epsilon")  # fmt: skip
 
 
 def milestone(run: str, step: int) -> Path:
-    path = RUN_ROOT / run / "milestones" / f"step-{step:09d}"
-    if not path.with_suffix(".index").exists():
+    path = RunFolder(RUN_ROOT / run).milestone(step)
+    if not Path(f"{path}.index").exists():
         raise SystemExit(f"{run} has no milestone at step {step:,} ({path})")
     return path
+
+
+def recipe(run: str) -> str:
+    """How the milestones table names ``run``'s recipe."""
+    if run in RECIPES:
+        return RECIPES[run]
+    earlier = [r["recipe"] for r in read_rows(MILESTONES) if r["run"] == run]
+    if not earlier:
+        raise SystemExit(f"{run}: name its recipe in notebooks/data/breakout_runs.py (RECIPES)")
+    return earlier[0]
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def window(text: str, every: int) -> list[int]:
@@ -51,7 +69,7 @@ def window(text: str, every: int) -> list[int]:
 
 def put_row(path: Path, fields: list[str], row: dict) -> None:
     """Write ``row`` into the table at ``path``, in place of the row with the same key."""
-    rows = list(csv.DictReader(path.open()))
+    rows = read_rows(path)
     key = [f for f in KEY if f in fields]
     same = [i for i, r in enumerate(rows) if all(str(r[f]) == str(row[f]) for f in key)]
     if same:
@@ -66,7 +84,7 @@ def put_row(path: Path, fields: list[str], row: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", choices=sorted(RECIPES), help="a run folder in ~/rlbook-runs")
+    parser.add_argument("run", help="a run folder in ~/rlbook-runs")
     parser.add_argument("steps", nargs="+", help="milestones: STEP, or FIRST-LAST with --mean")
     parser.add_argument("--mean", action="store_true", help="score the mean of each window")
     parser.add_argument("--every", type=int, default=50_000, help="steps between milestones")
@@ -74,6 +92,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="evaluation seed")
     parser.add_argument("--epsilon", type=float, default=0.05)
     args = parser.parse_args()
+    if not (RUN_ROOT / args.run / "config.json").exists():
+        parser.error(f"no run {args.run!r} in {RUN_ROOT}")
+    if args.every < 1:
+        parser.error(f"--every must be a positive number of steps, got {args.every}")
     protocol = {"games": args.games, "eval_seed": args.seed, "epsilon": args.epsilon}
 
     for text in args.steps:
@@ -87,7 +109,7 @@ def main() -> None:
             if not text.isdigit():
                 raise SystemExit(f"a milestone is its agent step, not {text!r} (or use --mean)")
             agent = restore_agent(RUN_ROOT / args.run, milestone(args.run, int(text)))
-            row = {"run": args.run, "recipe": RECIPES[args.run], "agent_steps": int(text),
+            row = {"run": args.run, "recipe": recipe(args.run), "agent_steps": int(text),
                    **protocol}  # fmt: skip
             table, fields = MILESTONES, MILESTONE_FIELDS
         scores = evaluate(
