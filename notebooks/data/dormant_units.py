@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from breakout_runs import RUN_ROOT
+from breakout_runs import RECIPES, RUN_ROOT
 from tqdm.auto import tqdm
 
 from rlbook import dormant, pretrained
@@ -26,10 +26,7 @@ from rlbook.checkpoints import read_network
 from rlbook.dqn import DQNAgent
 from rlbook.runs import RunFolder
 
-RUNS = {
-    "breakout-c51": "C51 with CleanRL's c51_atari settings",
-    "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
-}
+RUNS = {run: RECIPES[run] for run in ("breakout-c51", "breakout-cleanrl-dqn")}
 # The commits that shipped rlbook's earlier DQN agents (their about.json gives the steps); the
 # first one's config also gives the network they all started from (step 0).
 EARLIER = ["2df105b", "79cc66f", "6ce5d5a", "247122e", "0b387d2", "9a2eeba"]

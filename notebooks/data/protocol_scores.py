@@ -21,6 +21,7 @@ from breakout_runs import RECIPES, RUN_ROOT
 
 from rlbook.checkpoints import restore_agent
 from rlbook.evaluate import evaluate, summary
+from rlbook.files import RunError
 from rlbook.runs import RunFolder
 from rlbook.weight_average import restore_averaged
 
@@ -33,13 +34,6 @@ AVERAGE_FIELDS = [
 ]  # fmt: skip
 KEY = ("run", "agent_steps", "first_step", "last_step", "checkpoints", "games", "eval_seed",
        "epsilon")  # fmt: skip
-
-
-def milestone(run: str, step: int) -> Path:
-    path = RunFolder(RUN_ROOT / run).milestone(step)
-    if not Path(f"{path}.index").exists():
-        raise SystemExit(f"{run} has no milestone at step {step:,} ({path})")
-    return path
 
 
 def recipe(run: str) -> str:
@@ -92,23 +86,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="evaluation seed")
     parser.add_argument("--epsilon", type=float, default=0.05)
     args = parser.parse_args()
-    if not (RUN_ROOT / args.run / "config.json").exists():
-        parser.error(f"no run {args.run!r} in {RUN_ROOT}")
     if args.every < 1:
         parser.error(f"--every must be a positive number of steps, got {args.every}")
-    protocol = {"games": args.games, "eval_seed": args.seed, "epsilon": args.epsilon}
+    try:  # a missing run folder or milestone, named by rlbook's own checks
+        score(args)
+    except RunError as error:
+        parser.error(str(error))
 
+
+def score(args: argparse.Namespace) -> None:
+    """Score each milestone (or window) ``args`` names and write its row."""
+    folder = RunFolder(RUN_ROOT / args.run)
+    protocol = {"games": args.games, "eval_seed": args.seed, "epsilon": args.epsilon}
     for text in args.steps:
         if args.mean:
             steps = window(text, args.every)
-            agent = restore_averaged(RUN_ROOT / args.run, [milestone(args.run, s) for s in steps])
+            agent = restore_averaged(folder.path, [folder.milestone(s) for s in steps])
             row = {"run": args.run, "first_step": steps[0], "last_step": steps[-1],
                    "checkpoints": len(steps), **protocol}  # fmt: skip
             table, fields = AVERAGES, AVERAGE_FIELDS
         else:
             if not text.isdigit():
                 raise SystemExit(f"a milestone is its agent step, not {text!r} (or use --mean)")
-            agent = restore_agent(RUN_ROOT / args.run, milestone(args.run, int(text)))
+            agent = restore_agent(folder.path, folder.milestone(int(text)))
             row = {"run": args.run, "recipe": recipe(args.run), "agent_steps": int(text),
                    **protocol}  # fmt: skip
             table, fields = MILESTONES, MILESTONE_FIELDS
