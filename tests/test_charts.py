@@ -93,6 +93,19 @@ def test_milestone_figure_draws_one_line_per_recipe_and_each_reference(tmp_path,
     assert charts.save_png("experiments_scores").exists()
 
 
+def test_milestone_figure_tells_apart_runs_past_its_colour_cycle():
+    # eleven recipes: more than the nine colours a run may take
+    milestones = [
+        {"run": f"run-{i}", "recipe": f"recipe {i}", "agent_steps": step, "games": 30,
+         "eval_seed": 1, "epsilon": 0.05, "mean": 10.0 * i, "std": 1.0}
+        for i in range(11)
+        for step in (250_000, 500_000)
+    ]  # fmt: skip
+    ax = charts.plot_milestones(milestones, [], runs=[f"run-{i}" for i in range(11)])
+    looks = [(line.get_color(), line.get_linestyle(), line.get_marker()) for line in ax.get_lines()]
+    assert len(looks) == 11 and len(set(looks)) == 11
+
+
 def test_ablation_and_speed_figures_draw_a_bar_per_value():
     milestones = charts.read_rows(DATA / "breakout_milestones.csv")
     ax = charts.plot_ablation(milestones, runs=["breakout-book", "breakout-eps-adam"])

@@ -44,18 +44,25 @@ def _protocol_rows(
     return sorted(rows, key=lambda r: r["agent_steps"])
 
 
+_RUN_COLOURS = [0, 1, 2, 3, 4, 5, 6, 8, 9]
+
+
 def _run_colour(i: int) -> str:
     """The colour of the ``i``-th run: matplotlib's cycle without its grey (C7), which here is
     the colour of a reference curve."""
-    return f"C{[0, 1, 2, 3, 4, 5, 6, 8, 9][i % 9]}"
+    return f"C{_RUN_COLOURS[i % len(_RUN_COLOURS)]}"
 
 
-def _mean_and_its_error(ax, rows: Sequence[Mapping], color: str, label: str) -> None:
-    """Mean score per game against agent steps, with a band of one standard error."""
+def _mean_and_its_error(ax, rows: Sequence[Mapping], i: int, label: str) -> None:
+    """Mean score per game against agent steps for the ``i``-th run, with a band of one
+    standard error. Runs past the colour cycle are drawn dash-dotted with diamonds, so that two
+    runs that share a colour still read apart."""
     steps = np.array([r["agent_steps"] for r in rows])
     mean = np.array([r["mean"] for r in rows])
     error = np.array([r["std"] for r in rows]) / np.sqrt([r["games"] for r in rows])
-    ax.plot(steps, mean, "o-", ms=3, lw=1.2, color=color, label=label)
+    style = "o-" if i < len(_RUN_COLOURS) else "D-."
+    color = _run_colour(i)
+    ax.plot(steps, mean, style, ms=3, lw=1.2, color=color, label=label)
     ax.fill_between(steps, mean - error, mean + error, color=color, alpha=0.15, lw=0)
 
 
@@ -82,7 +89,7 @@ def plot_milestones(
             raise ValueError(f"no seed-1 protocol scores for run {run!r} in the milestones")
         by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
     for i, (recipe, rows) in enumerate(by_recipe.items()):
-        _mean_and_its_error(ax, rows, _run_colour(i), recipe)
+        _mean_and_its_error(ax, rows, i, recipe)
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["agent_steps"]:
@@ -197,7 +204,7 @@ def plot_training_games(
     ax = ax or plt.figure(figsize=(8, 5)).gca()
     for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
         mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
-        _mean_and_its_error(ax, mine, _run_colour(i), f"{mine[0]['recipe']} (rlbook, one seed)")
+        _mean_and_its_error(ax, mine, i, f"{mine[0]['recipe']} (rlbook, one seed)")
     curves: dict[str, list[Mapping]] = {}
     for row in references:
         if row["measure"] == "training games":
@@ -262,7 +269,7 @@ def plot_continuation(
         if not mine:
             continue
         steps = [{**r, "agent_steps": r["after_steps"]} for r in mine]
-        _mean_and_its_error(ax, steps, _run_colour(i), mine[0]["label"])
+        _mean_and_its_error(ax, steps, i, mine[0]["label"])
         if mine[0].get("learning_from") is not None:
             ax.axvline(mine[0]["learning_from"], ymax=0.04, color=_run_colour(i), lw=2)
     ax.set(
