@@ -8,4 +8,5 @@ RECIPES = {
     "breakout-c51": "C51 with CleanRL's c51_atari settings",
     "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
     "breakout-c51-seed1": "C51 with CleanRL's c51_atari settings, training seed 1",
+    "breakout-cleanrl-dqn-seed1": "plain DQN with CleanRL's dqn_atari settings, training seed 1",
 }
