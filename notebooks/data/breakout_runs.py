@@ -9,4 +9,5 @@ RECIPES = {
     "breakout-cleanrl-dqn": "plain DQN with CleanRL's dqn_atari settings",
     "breakout-c51-seed1": "C51 with CleanRL's c51_atari settings, training seed 1",
     "breakout-cleanrl-dqn-seed1": "plain DQN with CleanRL's dqn_atari settings, training seed 1",
+    "breakout-c51-seed2": "C51 with CleanRL's c51_atari settings, training seed 2",
 }
