@@ -84,7 +84,7 @@ def test_milestone_figure_draws_one_line_per_recipe_and_each_reference(tmp_path,
     ax = charts.plot_milestones(milestones, references, runs=runs)
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels.count("four changes") == 1
-    assert sum("CleanRL" in label for label in labels) == 3
+    assert sum("CleanRL" in label for label in labels) == 4  # two curves, two agents
     assert any("DQN paper" in label for label in labels)
     four = ax.get_lines()[labels.index("four changes")]
     assert list(four.get_xdata()) == [250_000, 500_000, 750_000, 1_000_000]

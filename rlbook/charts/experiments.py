@@ -94,7 +94,15 @@ def plot_milestones(
     for row in references:
         if row["agent_steps"]:
             curves.setdefault(f"{row['source']} ({row['measure']})", []).append(row)
-    styles = iter([("k", "--", "s"), ("0.45", ":", "^"), ("k", "", "x"), ("firebrick", "", "*")])
+    styles = iter(
+        [
+            ("k", "--", "s"),
+            ("0.45", ":", "^"),
+            ("k", "", "x"),
+            ("0.45", "", "P"),
+            ("firebrick", "", "*"),
+        ]
+    )
     for label, rows in curves.items():
         rows = sorted(rows, key=lambda r: r["agent_steps"])
         color, line, marker = next(styles)
