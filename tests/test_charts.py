@@ -214,6 +214,36 @@ def test_training_games_figure_draws_each_run_beside_the_training_game_reference
     assert not any("protocol" in label for label in labels)  # another measure, not drawn here
 
 
+def test_reference_looks_follow_the_source_and_measure_not_the_order_of_the_rows():
+    references = charts.read_rows(DATA / "breakout_references.csv")
+    # seven sources no look is kept for, each with a curve of training games and an agent
+    references += [
+        {"source": f"peer {i}", "measure": measure, "agent_steps": step, "seeds": seeds,
+         "epsilon": 0.01, "score": 10.0 * i}
+        for i in range(7)
+        for measure, seeds in (("training games", 5.0), ("protocol", None))
+        for step in (1_000_000, 2_000_000)
+    ]  # fmt: skip
+
+    def looks(rows, plot):
+        ax = plot(rows)
+        return {line.get_label(): (line.get_color(), line.get_linestyle(), line.get_marker())
+                for line in ax.get_lines()}  # fmt: skip
+
+    drawn = looks(references, lambda rows: charts.plot_milestones([], rows, runs=[]))
+    assert len(drawn) == 5 + 14 and len(set(drawn.values())) == 5 + 14
+    assert drawn["CleanRL c51_atari (protocol), epsilon 0.05"] == ("0.45", "None", "P")
+    assert drawn["peer 3 (training games), epsilon 0.01"][1] == "-."  # a curve is a line
+    assert drawn["peer 3 (protocol), epsilon 0.01"][1] == "None"  # an agent is a marker alone
+    # the same reference keeps its look when the rows come in another order
+    assert looks(references[::-1], lambda rows: charts.plot_milestones([], rows, runs=[])) == drawn
+    curves = looks(references, lambda rows: charts.plot_training_games([], rows))
+    for source in ("CleanRL c51_atari", "peer 6"):  # a curve looks the same in both figures
+        seeds = "3 seeds" if source.startswith("CleanRL") else "5 seeds"
+        assert curves[f"{source} ({seeds})"] == drawn[f"{source} (training games), epsilon 0.01"]
+    assert len(curves) == len(set(curves.values())) == 2 + 7
+
+
 def test_the_continuation_figure_draws_each_run_from_the_level_its_weights_had():
     rows = [{"run": "a", "label": "A", "after_steps": 0, "games": 100, "mean": 300.0, "std": 50.0}]
     rows += [

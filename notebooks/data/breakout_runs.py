@@ -10,4 +10,7 @@ RECIPES = {
     "breakout-c51-seed1": "C51 with CleanRL's c51_atari settings, training seed 1",
     "breakout-cleanrl-dqn-seed1": "plain DQN with CleanRL's dqn_atari settings, training seed 1",
     "breakout-c51-seed2": "C51 with CleanRL's c51_atari settings, training seed 2",
+    "breakout-c51-n3-double": (
+        "C51 with CleanRL's c51_atari settings, 3-step returns and the Double target"
+    ),
 }

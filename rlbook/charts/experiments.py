@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,6 +54,44 @@ def _run_colour(i: int) -> str:
     return f"C{_RUN_COLOURS[i % len(_RUN_COLOURS)]}"
 
 
+# A reference's colour says whose it is, its look what was measured: a curve of training games
+# is a line, an agent scored under the protocol a marker alone. Keyed by source and measure, so
+# that a row added to the references' CSV, or moved, cannot take another reference's look.
+_REFERENCE_LOOKS = {
+    ("CleanRL dqn_atari", "training games"): ("k", "--", "s"),
+    ("CleanRL c51_atari", "training games"): ("0.45", ":", "^"),
+    ("CleanRL dqn_atari", "protocol"): ("k", "", "x"),
+    ("CleanRL c51_atari", "protocol"): ("0.45", "", "P"),
+    ("DQN paper (Mnih et al. 2015)", "protocol"): ("firebrick", "", "*"),
+}
+
+
+def _reference_looks() -> Iterator[tuple[str, str]]:
+    """(colour, marker) for each reference the table above does not name, all different for
+    the first 25, then again from the first: a new source is drawn, never refused."""
+    colours = ("teal", "darkorange", "purple", "olive", "saddlebrown")
+    pairs = itertools.product(("D", "v", "o", "<", ">"), colours)
+    return itertools.cycle((colour, marker) for marker, colour in pairs)
+
+
+def _reference_curves(
+    references: Sequence[Mapping], measures: Sequence[str]
+) -> Iterator[tuple[Mapping, list[Mapping], tuple[str, str, str]]]:
+    """Each reference source and measure among ``measures`` with a score at a step count: its
+    first row, its rows by step, and its (colour, line, marker), the same in every figure."""
+    curves: dict[tuple[str, str], list[Mapping]] = {}
+    for row in references:
+        if row["agent_steps"]:
+            curves.setdefault((row["source"], row["measure"]), []).append(row)
+    looks = dict(_REFERENCE_LOOKS)
+    unnamed = sorted(key for key in curves if key not in looks)  # sorted: the rows' order is moot
+    for key, (colour, marker) in zip(unnamed, _reference_looks(), strict=False):  # looks: endless
+        looks[key] = (colour, "-." if key[1] == "training games" else "", marker)
+    for key, rows in curves.items():
+        if key[1] in measures:
+            yield rows[0], sorted(rows, key=lambda r: r["agent_steps"]), looks[key]
+
+
 def _mean_and_its_error(ax, rows: Sequence[Mapping], i: int, label: str) -> None:
     """Mean score per game against agent steps for the ``i``-th run, with a band of one
     standard error. Runs past the colour cycle are drawn dash-dotted with diamonds, so that two
@@ -90,22 +129,9 @@ def plot_milestones(
         by_recipe.setdefault(rows[0]["recipe"], []).extend(rows)
     for i, (recipe, rows) in enumerate(by_recipe.items()):
         _mean_and_its_error(ax, rows, i, recipe)
-    curves: dict[str, list[Mapping]] = {}
-    for row in references:
-        if row["agent_steps"]:
-            curves.setdefault(f"{row['source']} ({row['measure']})", []).append(row)
-    styles = iter(
-        [
-            ("k", "--", "s"),
-            ("0.45", ":", "^"),
-            ("k", "", "x"),
-            ("0.45", "", "P"),
-            ("firebrick", "", "*"),
-        ]
-    )
-    for label, rows in curves.items():
-        rows = sorted(rows, key=lambda r: r["agent_steps"])
-        color, line, marker = next(styles)
+    for first, rows, (color, line, marker) in _reference_curves(
+        references, ("training games", "protocol")
+    ):
         epsilon = rows[-1]["epsilon"]  # a curve's early points explore more (see the page)
         ax.plot(
             [r["agent_steps"] for r in rows],
@@ -114,7 +140,7 @@ def plot_milestones(
             ls=line or "none",
             marker=marker,
             ms=8 if marker == "*" else _marker_size(rows),
-            label=f"{label}, epsilon {epsilon:g}",
+            label=f"{first['source']} ({first['measure']}), epsilon {epsilon:g}",
         )
     ax.set(xlabel="agent steps (4 frames each)", ylabel="game score (mean per game)", title=title)
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
@@ -213,21 +239,16 @@ def plot_training_games(
     for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
         mine = sorted((r for r in rows if r["run"] == run), key=lambda r: r["agent_steps"])
         _mean_and_its_error(ax, mine, i, f"{mine[0]['recipe']} (rlbook, one seed)")
-    curves: dict[str, list[Mapping]] = {}
-    for row in references:
-        if row["measure"] == "training games":
-            curves.setdefault(row["source"], []).append(row)
-    for (source, curve), style in zip(curves.items(), ("--", ":"), strict=False):
-        curve = sorted(curve, key=lambda r: r["agent_steps"])
-        steps = [r["agent_steps"] for r in curve]
+    for first, curve, (color, line, marker) in _reference_curves(references, ("training games",)):
+        seeds = f"{first['seeds']:g} seeds" if first["seeds"] else "seeds not given"
         ax.plot(
-            steps,
+            [r["agent_steps"] for r in curve],
             [r["score"] for r in curve],
-            "k",
-            ls=style,
-            marker="s",
+            color=color,
+            ls=line,
+            marker=marker,
             ms=_marker_size(curve) - 1,
-            label=f"{source} (3 seeds)",
+            label=f"{first['source']} ({seeds})",
         )
     ax.set(
         xlabel="agent steps (4 frames each)",
