@@ -13,4 +13,5 @@ RECIPES = {
     "breakout-c51-n3-double": (
         "C51 with CleanRL's c51_atari settings, 3-step returns and the Double target"
     ),
+    "breakout-c51-seed3": "C51 with CleanRL's c51_atari settings, training seed 3",
 }
