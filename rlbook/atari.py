@@ -24,7 +24,7 @@ import numpy as np
 
 FRAME_SHAPE = (84, 84)
 STACK = 4
-MAX_FRAMES = 108_000  # 30 minutes of play at 60 frames per second, the paper's episode cap
+MAX_FRAMES = 108_000  # 30 minutes of play at 60 frames per second, later work's episode cap
 
 
 class Step(NamedTuple):

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=30, help="games to play [30]")
     evaluate.add_argument("--epsilon", type=float, default=0.05, help="random actions [0.05]")
     evaluate.add_argument("--seed", type=int, default=1, help="seed of the games [1]")
+    evaluate.add_argument(
+        "--max-frames",
+        type=int,
+        help="cap each game at this many frames [108000, 30 minutes; the 2015 paper: 18000]",
+    )
     evaluate.add_argument("--random", action="store_true", help="score a random agent instead")
 
     play = commands.add_parser("play", help="record an agent playing one game")
@@ -154,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                 else (args.pretrained or "Breakout")
             )
             scores = evaluate(
-                agent, game, episodes=args.episodes, epsilon=args.epsilon, seed=args.seed
+                agent,
+                game,
+                episodes=args.episodes,
+                epsilon=args.epsilon,
+                seed=args.seed,
+                max_frames=args.max_frames,
             )
             print(summary(scores, game))
         elif args.command == "sweep":

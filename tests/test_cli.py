@@ -35,6 +35,8 @@ def test_train_evaluate_and_play_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--run", run, "--resume", "--steps", "600", "--quiet"]) == 0
     assert main(["evaluate", run, "--episodes", "4"]) == 0
     assert "mean +/- std over 4 games" in capsys.readouterr().out
+    assert main(["evaluate", run, "--max-frames", "18000"]) == 2
+    assert "max_frames caps Atari games" in capsys.readouterr().err
     assert main(["play", run, "--out", str(tmp_path / "catch.gif")]) == 2
     assert "play records Atari games" in capsys.readouterr().err
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rlbook.atari import AtariEnv
-from rlbook.evaluate import evaluate, summary
+from rlbook.evaluate import PAPER_MAX_FRAMES, evaluate, summary
 
 
 class FixedAgent:
@@ -43,11 +43,27 @@ def test_noop_starts_vary_how_games_begin():
     assert len(start_frame_numbers(30)) > 1
 
 
+def test_a_frame_cap_ends_each_game_and_keeps_its_score():
+    steps = {}
+    for cap in (None, 200):
+        agent = FixedAgent(action=0)  # NOOP: the ball is launched, then missed five times
+        scores = evaluate(agent, "Breakout", episodes=2, num_envs=1, progress=False, max_frames=cap)
+        assert len(scores) == 2
+        steps[cap] = len(agent.epsilons)
+    assert steps[200] == 2 * 200 // 4  # four frames per agent step
+    assert steps[None] > steps[200]
+    assert PAPER_MAX_FRAMES == 5 * 60 * 60  # 5 minutes at 60 frames per second
+
+
 def test_evaluation_rejects_bad_arguments():
     with pytest.raises(ValueError, match="episodes must be positive"):
         evaluate(None, "Breakout", episodes=0)
     with pytest.raises(ValueError, match="epsilon must lie"):
         evaluate(None, "Breakout", epsilon=2.0)
+    with pytest.raises(ValueError, match="max_frames must be positive"):
+        evaluate(None, "Breakout", max_frames=0)
+    with pytest.raises(ValueError, match="max_frames caps Atari games"):
+        evaluate(None, "Catch", max_frames=100)
     wrong = FixedAgent(0)
     wrong.obs_shape = (4, 10, 10)
     with pytest.raises(ValueError, match="the agent sees"):
