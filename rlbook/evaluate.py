@@ -3,9 +3,9 @@
 The protocol (Mnih et al. 2015): epsilon-greedy with epsilon 0.05, up to 30 no-op actions at
 the start of each game, the game's own score, no sticky actions. Games are capped at 108,000
 frames (30 minutes of play, 27,000 agent steps), the cap of later work (Machado et al. 2018,
-Dopamine, CleanRL); the 2015 paper stopped each game at 5 minutes (``PAPER_MAX_FRAMES``). A good
-Breakout agent plays about a third of its games longer than that, so a score to set beside the
-paper's is measured with ``max_frames=PAPER_MAX_FRAMES``.
+Dopamine, CleanRL); the 2015 paper stopped each game at 5 minutes (``PAPER_MAX_FRAMES``). rlbook's
+shipped Breakout agent played about a third of its late training games longer than that, so a
+score to set beside the paper's is measured with ``max_frames=PAPER_MAX_FRAMES``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from rlbook.atari import AtariEnv
-from rlbook.evaluate import PAPER_MAX_FRAMES, evaluate, summary
+from rlbook.atari import AtariEnv, Step
+from rlbook.evaluate import PAPER_MAX_FRAMES, evaluate, play_games, summary
 
 
 class FixedAgent:
@@ -53,6 +53,33 @@ def test_a_frame_cap_ends_each_game_and_keeps_its_score():
     assert steps[200] == 2 * 200 // 4  # four frames per agent step
     assert steps[None] > steps[200]
     assert PAPER_MAX_FRAMES == 5 * 60 * 60  # 5 minutes at 60 frames per second
+
+
+class ScriptedGame:
+    """One environment whose rewards and game ends follow a script of (reward, over, cut)."""
+
+    n_actions = 4
+
+    def __init__(self, script):
+        self.script = iter(script)
+
+    def reset(self, seed=None):
+        return np.zeros((1, 4, 84, 84), np.uint8)
+
+    def step(self, actions):
+        reward, over, cut = next(self.script)
+        no = np.array([False])
+        return Step(
+            self.reset(), np.array([reward]), np.array([over]), np.array([cut]), no, actions
+        )
+
+
+def test_a_game_cut_by_the_frame_cap_scores_what_it_had():
+    game = ScriptedGame(
+        [(1.0, False, False), (2.0, False, True), (5.0, False, False), (0, True, False)]
+    )
+    scores = play_games(FixedAgent(action=0), game, np.array([2]), epsilon=0.0, seed=0)
+    np.testing.assert_array_equal(scores, [3.0, 5.0])
 
 
 def test_evaluation_rejects_bad_arguments():
