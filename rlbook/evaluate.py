@@ -41,8 +41,6 @@ def evaluate(
         raise ValueError(f"episodes must be positive, got {episodes}")
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
-    if max_frames is not None and max_frames <= 0:
-        raise ValueError(f"max_frames must be positive, got {max_frames}")
     num_envs = min(num_envs, episodes)
     env = make_game(game, num_envs, sticky_actions=False, noop_max=noop_max, max_frames=max_frames)
     try:

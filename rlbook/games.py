@@ -14,6 +14,8 @@ def make_game(
 
     ``max_frames`` caps an Atari game's length in frames (``None``: 108,000, 30 minutes of play).
     """
+    if max_frames is not None and max_frames <= 0:
+        raise ValueError(f"max_frames must be positive, got {max_frames}")
     if game.lower() == "catch":
         if max_frames is not None:
             raise ValueError("max_frames caps Atari games; a game of Catch always lasts 9 steps")

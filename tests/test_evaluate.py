@@ -43,7 +43,7 @@ def test_noop_starts_vary_how_games_begin():
     assert len(start_frame_numbers(30)) > 1
 
 
-def test_a_frame_cap_ends_each_game_and_keeps_its_score():
+def test_a_frame_cap_ends_each_game_after_its_frames():
     steps = {}
     for cap in (None, 200):
         agent = FixedAgent(action=0)  # NOOP: the ball is launched, then missed five times
