@@ -52,7 +52,7 @@ def test_every_milestone_row_names_how_it_was_measured():
     seed1 = [r for r in rows if r["run"] == "breakout-lrdecay" and r["eval_seed"] == 1]
     assert [r["mean"] for r in seed1 if r["agent_steps"] == 5_000_000 and r["epsilon"] == 0.05] == [
         192.3
-    ]  # the shipped agent, as the README's table gives it
+    ]  # rlbook's last DQN agent before C51, as the Experiments page gives it
 
 
 def test_every_averaged_agent_row_names_the_checkpoints_it_averaged():
