@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from rlbook import charts
+from rlbook.atari import MAX_FRAMES
+from rlbook.evaluate import PAPER_MAX_FRAMES
 
 
 def test_save_png_uses_the_book_name(tmp_path, monkeypatch):
@@ -41,6 +43,14 @@ def test_read_rows_turns_numbers_into_floats_and_blanks_into_none(tmp_path):
     assert charts.read_rows(path) == [{"run": "breakout-a", "agent_steps": 250000.0, "std": None}]
 
 
+def capped_as_drawn(row: dict) -> bool:
+    """Games of up to 30 minutes, or the 2015 paper's 5 on fresh games only (100 of them), so the
+    figures drawn from the seed-1 games all share one cap."""
+    return row["max_frames"] == MAX_FRAMES or (
+        row["max_frames"] == PAPER_MAX_FRAMES and row["games"] == 100
+    )
+
+
 def test_every_milestone_row_names_how_it_was_measured():
     rows = charts.read_rows(DATA / "breakout_milestones.csv")
     assert {r["eval_seed"] for r in rows} >= {1, 2, 3, 4, 5, 6}
@@ -49,6 +59,7 @@ def test_every_milestone_row_names_how_it_was_measured():
         # 100 check a choice on fresh games.
         assert row["games"] in (10, 30, 100) and row["epsilon"] in (0.01, 0.05), row
         assert row["agent_steps"] % 50_000 == 0 and row["recipe"], row
+        assert capped_as_drawn(row), row
     seed1 = [r for r in rows if r["run"] == "breakout-lrdecay" and r["eval_seed"] == 1]
     assert [r["mean"] for r in seed1 if r["agent_steps"] == 5_000_000 and r["epsilon"] == 0.05] == [
         192.3
@@ -63,6 +74,7 @@ def test_every_averaged_agent_row_names_the_checkpoints_it_averaged():
         span = row["last_step"] - row["first_step"]
         assert span % 50_000 == 0 and span // 50_000 + 1 == row["checkpoints"] >= 2, row
         assert row["games"] in (30, 100) and row["epsilon"] == 0.05, row
+        assert capped_as_drawn(row), row
 
 
 def test_every_continuation_row_is_a_stretch_after_the_weights_or_their_level():
