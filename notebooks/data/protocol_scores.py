@@ -29,6 +29,7 @@ from rlbook.atari import MAX_FRAMES
 from rlbook.checkpoints import restore_agent
 from rlbook.evaluate import evaluate, summary
 from rlbook.files import RunError
+from rlbook.run_folder import MILESTONE_PREFIX, checkpoint_step
 from rlbook.runs import RunFolder
 from rlbook.weight_average import restore_averaged
 
@@ -164,9 +165,9 @@ def score_shipped(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.pretrained}'s commands name no --run")
     run = Path(runs[-1]).name
     names = about["checkpoints"]
-    if not all(re.fullmatch(r"step-\d+", n) for n in names):
+    if not all(n.startswith(f"{MILESTONE_PREFIX}-") for n in names):
         raise ValueError(f"{args.pretrained} holds {names}, not milestones: score its run's")
-    steps = sorted(int(n.removeprefix("step-")) for n in names)
+    steps = sorted(checkpoint_step(n) for n in names)
     name = f"{run}-float16"  # the precision it ships in
     if len(steps) == 1:
         row = {"run": name, "recipe": recipe(run), "agent_steps": steps[0], **protocol(args)}
