@@ -14,4 +14,5 @@ RECIPES = {
         "C51 with CleanRL's c51_atari settings, 3-step returns and the Double target"
     ),
     "breakout-c51-seed3": "C51 with CleanRL's c51_atari settings, training seed 3",
+    "breakout-c51-eps05": "C51 with CleanRL's c51_atari settings, training epsilon ending at 0.05",
 }
