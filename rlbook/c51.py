@@ -40,18 +40,26 @@ def project(atoms, rewards, terminals, discount, next_probs) -> tf.Tensor:
 
 
 def target_distribution(
-    rewards, terminals, next_logits_target, atoms, discount, next_logits_online=None
+    rewards, terminals, next_logits_target, atoms, discount, next_logits_online=None, epsilon=0.0
 ):
     """The projected distribution of ``r + discount * Z_target(s', a*)``, ``[batch, atoms]``.
 
     ``a*`` maximises the target network's mean return, or the online network's when
     ``next_logits_online`` is given (Double DQN's choice, as in ``rlbook.dqn.bellman_target``).
+    With ``epsilon`` > 0, ``Z(s', a*)`` is the return of the epsilon-greedy policy: ``a*``'s
+    distribution with weight ``1 - epsilon``, mixed with the mean of every action's (expected
+    SARSA, as ``rlbook.dqn.bellman_target`` takes it).
 
     In the chapter: Breakout, "One number, or the whole distribution: C51".
     """
     chooser = next_logits_target if next_logits_online is None else next_logits_online
     best = tf.argmax(expected_q(chooser, atoms), axis=1, output_type=tf.int32)
-    next_probs = tf.nn.softmax(tf.gather(next_logits_target, best, axis=1, batch_dims=1))
+    if not epsilon:
+        next_probs = tf.nn.softmax(tf.gather(next_logits_target, best, axis=1, batch_dims=1))
+    else:
+        every = tf.nn.softmax(next_logits_target)  # [batch, actions, atoms]
+        greedy = tf.gather(every, best, axis=1, batch_dims=1)
+        next_probs = (1.0 - epsilon) * greedy + epsilon * tf.reduce_mean(every, axis=1)
     return project(atoms, rewards, terminals, discount, next_probs)
 
 

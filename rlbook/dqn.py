@@ -26,11 +26,16 @@ def huber_loss(td_error: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.square(quadratic) + (abs_error - quadratic)
 
 
-def bellman_target(rewards, terminals, next_q_target, discount, next_q_online=None):
+def bellman_target(rewards, terminals, next_q_target, discount, next_q_online=None, epsilon=0.0):
     """``r + gamma * (1 - done) * Q_target(s', a*)``.
 
     ``a*`` is the target network's argmax (DQN), or the online network's when ``next_q_online``
     is given (Double DQN, which decouples choosing the action from evaluating it).
+
+    With ``epsilon`` > 0 the value of ``s'`` is what the epsilon-greedy policy expects there,
+    ``(1 - epsilon) Q(s', a*) + epsilon mean_a Q(s', a)`` (expected SARSA): the values of the
+    policy that acts with random actions, as the evaluation protocol's does, where Q-learning's
+    max assumes that every later action is the best one.
 
     In the chapter: Breakout, "Training".
     """
@@ -39,6 +44,8 @@ def bellman_target(rewards, terminals, next_q_target, discount, next_q_online=No
     else:
         best = tf.argmax(next_q_online, axis=1, output_type=tf.int32)
         next_value = tf.gather(next_q_target, best, axis=1, batch_dims=1)
+    if epsilon:
+        next_value = (1.0 - epsilon) * next_value + epsilon * tf.reduce_mean(next_q_target, axis=1)
     return rewards + discount * (1.0 - terminals) * next_value
 
 
@@ -177,12 +184,19 @@ class DQNAgent:
         """
         next_target = self.target(next_states, training=False)
         next_online = self.online(next_states, training=False) if self.config.double else None
+        epsilon = self.config.target_epsilon
         if self.atoms is None:
             return bellman_target(
-                rewards, terminals, next_target, self.bootstrap_discount, next_online
+                rewards, terminals, next_target, self.bootstrap_discount, next_online, epsilon
             )
         return c51.target_distribution(
-            rewards, terminals, next_target, self.atoms, self.bootstrap_discount, next_online
+            rewards,
+            terminals,
+            next_target,
+            self.atoms,
+            self.bootstrap_discount,
+            next_online,
+            epsilon,
         )
 
     def _loss(self, targets, taken):

@@ -64,6 +64,13 @@ class DQNConfig:
     adam: bool = setting(False, "use Adam instead of the paper's RMSProp")
     adam_epsilon: float = setting(0.00015, "Adam's epsilon when --adam (Rainbow: 1.5e-4)")
     double: bool = setting(False, "Double DQN target (van Hasselt et al. 2016)")
+    target_epsilon: float = setting(
+        0.0,
+        "the target values s' by the epsilon-greedy policy with this epsilon (expected SARSA: "
+        "0.05 learns the values of the protocol's policy); 0: by the greedy action, as "
+        "Q-learning does (paper: 0)",
+        within=(0.0, 1.0),
+    )
     loss: str = setting(
         "huber", "huber (the paper's clipped TD error) or mse (the squared error)", choices=LOSSES
     )

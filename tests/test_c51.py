@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from tiny import CATCH_LEARNS
 
-from rlbook import c51
+from rlbook import c51, catch, dqn
 from rlbook._keras import tf
+from rlbook.catch import SIZE
 from rlbook.dqn import DQNAgent, DQNConfig
 from rlbook.evaluate import evaluate
 from rlbook.replay import Batch
@@ -89,6 +90,19 @@ def test_the_target_follows_the_action_with_the_highest_mean():
         tf.constant([0.0]), tf.constant([0.0]), next_target, FIVE, 1.0, next_online
     ).numpy()
     np.testing.assert_allclose(m, [[0.5, 0.5, 0, 0, 0]], atol=1e-6)
+
+
+def test_an_epsilon_target_mixes_every_actions_distribution_into_the_greedy_ones():
+    next_target = _logits([[[0.5, 0.5, 1e-9, 1e-9, 1e-9], [1e-9, 1e-9, 1e-9, 1.0, 1e-9]]])
+    m = c51.target_distribution(
+        tf.constant([0.0]), tf.constant([0.0]), next_target, FIVE, 1.0, epsilon=0.2
+    ).numpy()
+    # 0.8 of the greedy action's [0, 0, 0, 1, 0] and 0.2 of the actions' mean [.25, .25, 0, .5, 0].
+    np.testing.assert_allclose(m, [[0.05, 0.05, 0, 0.9, 0]], atol=1e-6)
+    # Its mean is the epsilon-greedy policy's value, as a Q-value agent's target would take it.
+    q = c51.expected_q(next_target, FIVE)
+    mixed = dqn.bellman_target(tf.constant([0.0]), tf.constant([0.0]), q, 1.0, epsilon=0.2)
+    np.testing.assert_allclose(m @ FIVE.numpy(), mixed.numpy(), atol=1e-5)
 
 
 def test_expected_q_is_each_actions_mean_return():
@@ -179,3 +193,39 @@ def test_c51_learns_catch_to_near_optimal(tmp_path):
     agent = train(config, tmp_path / "catch", progress=False)
     learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
     assert learned.mean() >= 0.9, learned.mean()  # optimum 1.0; a random agent scores -0.6
+
+
+def _catch_values(epsilon: float, ball_row: int, discount: float = 0.99) -> np.ndarray:
+    """Exact values ``[ball_col, paddle]`` of Catch's states for the best policy whose later
+    actions are epsilon-greedy (expected SARSA's fixed point), by backward induction."""
+    q = np.zeros((SIZE, SIZE, 3))  # [ball_col, paddle, action] with the ball one row above
+    for row in range(SIZE - 2, ball_row - 1, -1):
+        later = q.copy()
+        for col, paddle, action in np.ndindex(SIZE, SIZE, 3):
+            moved = min(max(paddle + action - 1, 1), SIZE - 2)
+            if row == SIZE - 2:  # this step ends the game
+                q[col, paddle, action] = 1.0 if abs(col - moved) <= 1 else -1.0
+            else:
+                after = later[col, moved]
+                value = (1 - epsilon) * after.max() + epsilon * after.mean()
+                q[col, paddle, action] = discount * value
+    return q.max(axis=-1)[:, 1 : SIZE - 1]
+
+
+def test_c51_with_a_target_epsilon_learns_catch_and_the_epsilon_greedy_values(tmp_path):
+    """Bootstrapping on the epsilon-greedy policy's return still learns Catch near-optimally,
+    and the values it predicts are that policy's, clearly below the greedy policy's."""
+    config = DQNConfig(
+        **CATCH_LEARNS, distributional=True, v_min=-2.0, v_max=2.0, target_epsilon=0.3
+    )
+    agent = train(config, tmp_path / "catch", progress=False)
+    learned = evaluate(agent, "Catch", episodes=200, epsilon=0.0, seed=5, progress=False)
+    assert learned.mean() >= 0.9, learned.mean()
+    # The ball three rows down, in every column, the paddle anywhere: six moves to go.
+    states = np.concatenate(
+        [catch.observation(3, col, paddle) for col in range(SIZE) for paddle in range(1, SIZE - 1)]
+    )
+    predicted = agent.q_values(states).max(axis=1).mean()
+    epsilon_greedy, greedy = _catch_values(0.3, 3).mean(), _catch_values(0.0, 3).mean()
+    assert greedy - epsilon_greedy > 0.2  # 0.90 against 0.66: the test can tell them apart
+    assert abs(predicted - epsilon_greedy) < 0.1, (predicted, epsilon_greedy, greedy)

@@ -27,6 +27,21 @@ def test_double_dqn_target_evaluates_the_online_choice_with_the_target_net():
     np.testing.assert_allclose(target.numpy(), [1.5, 0.0])
 
 
+def test_an_epsilon_target_values_the_next_state_by_the_epsilon_greedy_policy():
+    rewards, terminals = tf.constant([0.5, 0.5]), tf.constant([0.0, 1.0])
+    next_q = tf.constant([[1.0, 3.0, 2.0], [1.0, 3.0, 2.0]])
+    target = bellman_target(rewards, terminals, next_q, 0.9, epsilon=0.3)
+    # 0.7 of the best action's 3 and 0.3 of the mean, 2; a terminal keeps its reward alone.
+    np.testing.assert_allclose(target.numpy(), [0.5 + 0.9 * 2.7, 0.5], rtol=1e-6)
+    # Double: the greedy share goes to the online network's choice, action 0 (worth 1).
+    online = tf.constant([[9.0, 0.0, 0.0], [9.0, 0.0, 0.0]])
+    target = bellman_target(rewards, terminals, next_q, 0.9, online, epsilon=0.3)
+    np.testing.assert_allclose(target.numpy(), [0.5 + 0.9 * 1.3, 0.5], rtol=1e-6)
+    # epsilon 1: the value of acting at random.
+    uniform = bellman_target(rewards, terminals, next_q, 0.9, epsilon=1.0)
+    np.testing.assert_allclose(uniform.numpy(), [0.5 + 0.9 * 2.0, 0.5], rtol=1e-6)
+
+
 def test_huber_loss_is_quadratic_inside_and_linear_outside():
     errors = tf.constant([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
     expected = [2.5, 0.5, 0.125, 0.0, 0.125, 0.5, 1.5]
@@ -87,6 +102,8 @@ def test_config_defaults_are_the_papers():
         ("network", "vgg", "unknown network 'vgg'"),
         ("buffer_size", 1001, "multiple of num_envs"),
         ("discount", 1.5, "discount"),
+        ("target_epsilon", 1.5, "target_epsilon"),
+        ("target_epsilon", -0.05, "target_epsilon"),
     ],
 )
 def test_config_rejects_bad_values(field, value, message):
@@ -171,6 +188,15 @@ def test_update_bootstraps_n_steps_on_with_the_discount_to_the_n(n_step, bootstr
     # Q(s, 0) = 0 and max Q(s') = 2: the TD error is 2 * bootstrap, inside Huber's quadratic part.
     assert q == 0.0
     assert loss == pytest.approx(0.5 * (2 * bootstrap) ** 2)
+
+
+def test_an_agent_with_a_target_epsilon_bootstraps_on_the_epsilon_greedy_value():
+    agent = _agent_with_known_q([0.0, 2.0, 1.0], discount=0.5, target_epsilon=0.3)
+    states = np.zeros((32, 4, 10, 10), np.uint8)
+    zeros = np.zeros(32, np.float32)
+    loss, _ = agent.update(Batch(states, np.zeros(32, np.int32), zeros, states, zeros))
+    # Q(s') = [0, 2, 1]: 0.7 * 2 + 0.3 * 1 = 1.7 where Q-learning takes 2; TD error 0.5 * 1.7.
+    assert loss == pytest.approx(0.5 * 0.85**2)
 
 
 def test_a_config_saved_before_the_update_path_fields_loads_with_auto(tmp_path):
