@@ -243,7 +243,7 @@ def test_c51_with_a_target_epsilon_learns_catch_and_the_epsilon_greedy_values(ca
     predicted = {e: a.q_values(states).max(axis=1).mean() for e, a in catch_c51.items()}
     assert abs(predicted[0.3] - epsilon_greedy) < 0.1, (predicted, epsilon_greedy)
     assert abs(predicted[0.0] - greedy) < 0.1, (predicted, greedy)
-    assert predicted[0.0] - predicted[0.3] > 0.15, predicted  # 0.88 against 0.62 here
+    assert predicted[0.0] - predicted[0.3] > 0.15, predicted  # 0.88 against 0.65 here
 
 
 def test_the_epsilon_target_agent_scores_more_when_it_acts_at_random_now_and_then(catch_c51):

@@ -15,4 +15,7 @@ RECIPES = {
     ),
     "breakout-c51-seed3": "C51 with CleanRL's c51_atari settings, training seed 3",
     "breakout-c51-eps05": "C51 with CleanRL's c51_atari settings, training epsilon ending at 0.05",
+    "breakout-c51-teps05": (
+        "C51 with CleanRL's c51_atari settings, target valuing s' at epsilon 0.05"
+    ),
 }
