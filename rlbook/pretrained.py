@@ -27,6 +27,9 @@ from rlbook.files import write_atomically, writing_whole
 AGENTS = Path(__file__).resolve().parent / "agents"
 
 
+RESTART = ("refill", "rewarm_steps")  # settings of a restart, not of the agent
+
+
 def available() -> list[str]:
     """The shipped agents, as ``load`` names them: ``breakout``, ``breakout/dqn``."""
     # ROM names hold no "-", so the folder's first "-" parts the game from the agent's name.
@@ -126,6 +129,12 @@ def export(
     source = RunFolder(run)
     commands = [commands] if isinstance(commands, str) else list(commands)
     config = source.load_config()
+    # How a sitting of the run went on without its memory is the run's, not the agent's: a run
+    # that goes on from the shipped agent refills and eases in as rlbook's defaults say, or as it
+    # asks itself.
+    config = dataclasses.replace(
+        config, **{f.name: f.default for f in dataclasses.fields(config) if f.name in RESTART}
+    )
     target = AGENTS / _name(f"{config.game}/{name}" if name else config.game)
     if checkpoint_path is None:  # the checkpoint progress.json names, so weights and step agree
         checkpoint_path = source.checkpoint(source.read_progress()["step"])

@@ -72,10 +72,15 @@ def test_export_ships_float16_weights_and_the_log_up_to_them(tmp_path, monkeypat
         buffer_size=800,
         learning_starts=100,
         checkpoint_every=300,
+        refill=200,  # how this run would go on without its memory: not shipped with the agent
+        rewarm_steps=50,
     )
     train(config, run, progress=False)
     monkeypatch.setattr(pretrained, "AGENTS", tmp_path / "agents")
     folder = pretrained.export(run, "python -m rlbook train --game Catch ...")
+    shipped_config = DQNConfig.from_json(folder / "config.json")
+    assert (shipped_config.refill, shipped_config.rewarm_steps) == (0, 0)
+    assert shipped_config.learning_starts == 100
     assert pretrained.available() == ["catch"]
     shipped, trained = pretrained.load("Catch"), restore_agent(run)
     obs = np.random.default_rng(0).integers(0, 255, (4, 4, 10, 10), dtype=np.uint8)
